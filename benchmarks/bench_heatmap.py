@@ -1,0 +1,138 @@
+"""Heatmap speed and memory (issue 2).
+
+    python benchmarks/bench_heatmap.py            # month vs plain loop, then one year
+    python benchmarks/bench_heatmap.py --quick    # smaller sizes, for a smoke run
+
+Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
+inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
+of the fast path with peak memory (a fresh child process per measurement, ru_maxrss). Default model:
+5 tiers, hourly snapshots (every=60), $100 bins over $20k-$200k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+OPTS = dict(bin_size=100.0, price_range=(20_000.0, 200_000.0), every=60)
+
+
+def synthetic_minutes(n: int, seed: int = 0) -> pd.DataFrame:
+    """A BTC-like random walk: 0.08% per minute, open interest around $5B with 0.1% per-minute changes."""
+    rng = np.random.default_rng(seed)
+    close = 60_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n)))
+    open_ = np.concatenate([[60_000.0], close[:-1]])
+    high = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.0005, n)))
+    low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.0005, n)))
+    oi = 5e9 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
+    index = pd.date_range("2025-01-01", periods=n, freq="min", tz="UTC")
+    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0, "oi_usd": oi}, index=index)
+
+
+def plain_loop(df: pd.DataFrame, edges: np.ndarray, every: int):
+    """MODEL.md section 3 as a per-candle loop over the active levels (numpy within a candle)."""
+    from liqtools import LeverageProfile
+
+    prof = LeverageProfile.default()
+    lev, w, mmr = prof.leverages, prof.weights_array, prof.mmrs
+    high, low, close, oi = (df[c].to_numpy() for c in ("high", "low", "close", "oi_usd"))
+    q = np.empty(0)
+    v = np.empty(0)
+    is_long = np.empty(0, bool)
+    n_bins = len(edges) - 1
+    snaps_long, snaps_short = [], []
+    liq = np.zeros((len(df), 2))
+    for i in range(len(df)):
+        hit = np.where(is_long, q >= low[i], q <= high[i])
+        liq[i, 0] = v[hit & is_long].sum()
+        liq[i, 1] = v[hit & ~is_long].sum()
+        keep = ~hit
+        q, v, is_long = q[keep], v[keep], is_long[keep]
+        d = oi[i] - oi[i - 1] if i else 0.0
+        if d < 0:
+            v = v * (oi[i] / oi[i - 1])
+        elif d > 0:
+            e = (high[i] + low[i] + close[i]) / 3
+            q = np.concatenate([q, e * (1 - 1 / lev) / (1 - mmr), e * (1 + 1 / lev) / (1 + mmr)])
+            v = np.concatenate([v, d * w, d * w])
+            is_long = np.concatenate([is_long, np.ones(len(lev), bool), np.zeros(len(lev), bool)])
+        if (i + 1) % every == 0:
+            j = np.searchsorted(edges, q, side="right") - 1
+            ok = (j >= 0) & (j < n_bins)
+            snaps_long.append(np.bincount(j[ok & is_long], v[ok & is_long], n_bins))
+            snaps_short.append(np.bincount(j[ok & ~is_long], v[ok & ~is_long], n_bins))
+    return np.array(snaps_long), np.array(snaps_short), liq
+
+
+def child(n: int, repeats: int) -> None:
+    """Run in a fresh process: time the fast heatmap and report peak RSS."""
+    from liqtools import liquidation_heatmap
+
+    df = synthetic_minutes(n)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        hm = liquidation_heatmap(df, **OPTS)
+        times.append(time.perf_counter() - t)
+        del hm
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"times": times, "peak_gb": peak / 1e6, "data_gb": base / 1e6}))
+
+
+def measure(n: int, repeats: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(repeats)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--child", nargs=2, type=int)
+    args = ap.parse_args()
+    if args.child:
+        child(*args.child)
+        return
+    from liqtools import liquidation_heatmap
+
+    month = 4_320 if args.quick else 43_200
+    year = 52_560 if args.quick else 525_600
+    df = synthetic_minutes(month)
+    t = time.perf_counter()
+    hm = liquidation_heatmap(df, **OPTS)
+    fast = time.perf_counter() - t
+    fast = min([fast] + [_timed(liquidation_heatmap, df) for _ in range(4)])
+    t = time.perf_counter()
+    rl, rs, liq = plain_loop(df, hm.edges, OPTS["every"])
+    slow = time.perf_counter() - t
+    scale = float(df["oi_usd"].max())
+    assert np.allclose(hm.long, rl, rtol=1e-9, atol=1e-9 * scale) and np.allclose(hm.short, rs, rtol=1e-9, atol=1e-9 * scale)
+    assert np.allclose(hm.liquidated.to_numpy(), liq, rtol=1e-9, atol=1e-9 * scale)
+    print(f"month of 1-minute candles ({month:,}), {len(hm.times)} snapshots x {len(hm.edges) - 1} bins")
+    print(f"  plain per-candle loop : {slow:8.3f} s")
+    print(f"  liquidation_heatmap   : {fast * 1e3:8.1f} ms  (best of 5)   speed-up {slow / fast:,.0f}x   (results agree to 1e-9)")
+    runs = [measure(year, 3) for _ in range(5)]
+    first = np.array([r["times"][0] for r in runs])
+    warm = np.array([t for r in runs for t in r["times"][1:]])
+    peak = max(r["peak_gb"] for r in runs)
+    print(f"year of 1-minute candles ({year:,}), every=60, $100 bins over $20k-$200k, 5 fresh processes x 3 calls:")
+    print(f"  first call in a process: median {np.median(first):.2f} s (min {first.min():.2f}, max {first.max():.2f})")
+    print(f"  later calls            : median {np.median(warm):.2f} s (min {warm.min():.2f}, max {warm.max():.2f})")
+    print(f"  peak memory (RSS)      : {peak:.2f} GB  (input frame and interpreter alone: {runs[0]['data_gb']:.2f} GB)")
+
+
+def _timed(fn, df) -> float:
+    t = time.perf_counter()
+    fn(df, **OPTS)
+    return time.perf_counter() - t
+
+
+if __name__ == "__main__":
+    main()

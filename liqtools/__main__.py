@@ -1,0 +1,5 @@
+import sys
+
+from liqtools.cli import main
+
+sys.exit(main())

@@ -1,0 +1,30 @@
+"""Pure analysis functions: numbers in, numbers out (no I/O, no plotting)."""
+
+from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
+from liqtools.analysis.moment import ClusterView, clusters_at
+from liqtools.analysis.prices import (
+    BINANCE_BTCUSDT_BRACKETS,
+    BINANCE_BTCUSDT_BRACKETS_DATE,
+    bracket_for,
+    liquidation_price,
+    position_liquidation_price,
+)
+from liqtools.analysis.profile import LeverageProfile
+
+__all__ = [
+    "ClusterView",
+    "clusters_at",
+    "BINANCE_BTCUSDT_BRACKETS",
+    "BINANCE_BTCUSDT_BRACKETS_DATE",
+    "Heatmap",
+    "LeverageProfile",
+    "bracket_for",
+    "find_clusters",
+    "liquidation_heatmap",
+    "liquidation_map",
+    "liquidation_price",
+    "nice_bin_size",
+    "position_liquidation_price",
+    "synthetic_levels",
+]

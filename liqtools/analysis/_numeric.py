@@ -1,0 +1,104 @@
+"""Vectorised kernels behind the heatmap: first-crossing search and span sums with decay.
+
+Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Exponents of exp() stay within this many nats inside one epoch (exp(600) ~ 1e260 < float64 max).
+_EPOCH_NATS = 600.0
+
+
+def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64]) -> NDArray[np.int64]:
+    """For each query k, the first index ``j >= start[k]`` with ``x[j] <= threshold[k]``; ``len(x)`` if none.
+
+    A sparse table of window minima (``table[k][p] = min x[p : p + 2**k]``) lets every query descend
+    the powers of two once: O((n + queries) log n) work, all in numpy, instead of rescanning candles.
+    """
+    n = len(x)
+    pos = np.minimum(np.asarray(start, dtype=np.int64), n)
+    if n == 0 or len(pos) == 0:
+        return np.full(len(pos), n, dtype=np.int64)
+    levels = int(np.log2(n)) + 1
+    table = np.full((levels, n + 1), np.inf)
+    table[0, :n] = x
+    for k in range(1, levels):
+        half = 1 << (k - 1)
+        prev, cur = table[k - 1], table[k]
+        np.minimum(prev[: n + 1 - half], prev[half:], out=cur[: n + 1 - half])
+        cur[n + 1 - half :] = prev[n + 1 - half :]  # windows running past the end
+    thr = np.asarray(threshold, dtype=np.float64)
+    for k in range(levels - 1, -1, -1):
+        no_hit = table[k].take(pos) > thr
+        pos += no_hit.astype(np.int64) << k
+        np.minimum(pos, n, out=pos)
+    return pos
+
+
+def _epochs(row_log: NDArray[np.float64]) -> list[tuple[int, int]]:
+    """Split rows into runs over which the (non-increasing) log factor falls by at most _EPOCH_NATS."""
+    bounds = [0]
+    n = len(row_log)
+    while bounds[-1] < n:
+        base = row_log[bounds[-1]]
+        # first row whose log factor is more than _EPOCH_NATS below the epoch's base
+        nxt = int(np.searchsorted(-row_log, -(base - _EPOCH_NATS), side="right"))
+        bounds.append(max(nxt, bounds[-1] + 1) if nxt < n else n)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def _cumsum_rows(m: NDArray) -> None:
+    """In-place cumulative sum down the rows; a row loop beats np.cumsum(axis=0) on wide C arrays."""
+    if m.shape[1] < 64:
+        np.cumsum(m, axis=0, out=m)
+        return
+    for r in range(1, m.shape[0]):
+        np.add(m[r], m[r - 1], out=m[r])
+
+
+def span_sum(
+    row_a: NDArray[np.int64],
+    row_b: NDArray[np.int64],
+    col: NDArray[np.int64],
+    n0: NDArray[np.float64],
+    log_created: NDArray[np.float64],
+    row_log: NDArray[np.float64],
+    n_cols: int,
+) -> NDArray[np.float64]:
+    """``out[r, c] = sum of n0 * exp(row_log[r] - log_created)`` over items with ``row_a <= r < row_b``, ``col == c``.
+
+    ``row_log`` must be non-increasing (log of the cumulative closing factor). Difference arrays and one
+    cumulative sum per epoch make this O(items + rows * n_cols). A cell that all its items have left
+    holds a rounding residue of order 1e-16 times the notional that passed through it (clipped at 0).
+    """
+    n_rows = len(row_log)
+    live = row_a < row_b
+    if not live.any() or n_rows == 0:
+        return np.zeros((n_rows, n_cols))
+    if not live.all():
+        row_a, row_b, col = row_a[live], row_b[live], col[live]
+        n0, log_created = n0[live], log_created[live]
+    pieces = []
+    for e0, e1 in _epochs(row_log):
+        sel = (row_a < e1) & (row_b > e0)
+        if not sel.all():
+            a, b, c, w0, lc = row_a[sel], row_b[sel], col[sel], n0[sel], log_created[sel]
+        else:
+            a, b, c, w0, lc = row_a, row_b, col, n0, log_created
+        base = row_log[e0]
+        rows = e1 - e0
+        size = rows * n_cols
+        w = w0 * np.exp(base - lc)
+        start = (np.maximum(a, e0) - e0) * n_cols + c
+        ends = b < e1
+        stop = (b[ends] - e0) * n_cols + c[ends]
+        acc = np.bincount(np.concatenate([start, stop]), weights=np.concatenate([w, -w[ends]]), minlength=size)
+        acc = acc.reshape(rows, n_cols)
+        _cumsum_rows(acc)
+        acc *= np.exp(row_log[e0:e1] - base)[:, None]
+        np.maximum(acc, 0.0, out=acc)  # a cell emptied by exits keeps at most a rounding residue >= 0
+        pieces.append(acc)
+    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)

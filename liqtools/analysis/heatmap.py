@@ -1,0 +1,405 @@
+"""The time heatmap of liquidation levels from open-interest changes (MODEL.md section 3).
+
+The model, per candle i in time order, with entry price e_i = (high + low + close) / 3 and
+dOI_i = oi_i - oi_{i-1}:
+
+1. consumed: active long levels with q >= low_i and short levels with q <= high_i are liquidated;
+2. closed: if dOI_i < 0 every remaining level shrinks by oi_i / oi_{i-1};
+3. opened: if dOI_i > 0 each tier k adds a long level (notional dOI_i * a_i * w_k) and a short level
+   (dOI_i * b_i * w_k) at its liquidation prices;
+4. snapshot: active levels binned by price.
+
+The implementation never loops over candles: a level's whole life is known when it is created (its
+consumption candle is the first crossing after it, found with a sparse table of running extremes) and
+closing is a cumulative product, so the snapshots are difference arrays summed once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from liqtools.analysis._numeric import first_at_or_below, span_sum
+from liqtools.analysis.profile import LeverageProfile, as_profile
+from liqtools.errors import DataError
+from liqtools.schema import validate_market
+
+__all__ = ["Heatmap", "liquidation_heatmap", "nice_bin_size", "Split"]
+
+Split = Literal["both", "taker", "candle"] | float
+TimeLike = int | str | pd.Timestamp | np.datetime64
+
+
+def nice_bin_size(price: float, fraction: float = 0.0025) -> float:
+    """A round bin width near ``fraction`` of the price: 1, 2, 2.5 or 5 times a power of ten.
+
+    >>> nice_bin_size(73_000), nice_bin_size(2_000), nice_bin_size(0.09)
+    (200.0, 5.0, 0.0002)
+    """
+    if not price > 0:
+        raise DataError(f"price must be > 0, got {price}")
+    raw = price * fraction
+    power = 10.0 ** math.floor(math.log10(raw))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if raw <= step * power * 1.25:
+            return float(round(step * power, 12))
+    return float(round(10.0 * power, 12))  # pragma: no cover - the loop always returns
+
+
+def split_fractions(df: pd.DataFrame, split: Split) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The per-candle long and short shares (a_i, b_i) of new open interest (MODEL.md section 3)."""
+    n = len(df)
+    if isinstance(split, str):
+        if split == "both":
+            return np.ones(n), np.ones(n)
+        if split == "taker":
+            if "taker_buy_volume" not in df:
+                raise DataError("split='taker' needs a 'taker_buy_volume' column; use 'both', 'candle' or a number")
+            vol = df["volume"].to_numpy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                a = np.where(vol > 0, df["taker_buy_volume"].to_numpy() / vol, 0.5)
+            return a, 1.0 - a
+        if split == "candle":
+            up = df["close"].to_numpy() >= df["open"].to_numpy()
+            return up.astype(np.float64), (~up).astype(np.float64)
+        raise DataError(f"split must be 'both', 'taker', 'candle' or a number in [0, 1], got {split!r}")
+    s = float(split)
+    if not 0.0 <= s <= 1.0:
+        raise DataError(f"split must be in [0, 1], got {s}")
+    return np.full(n, s), np.full(n, 1.0 - s)
+
+
+def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """dOI per candle (missing values carried forward, none at the first known value) and the closing factor."""
+    filled = pd.Series(oi).ffill().to_numpy()
+    prev = np.concatenate([[np.nan], filled[:-1]])
+    d_oi = filled - prev
+    d_oi[~np.isfinite(d_oi)] = 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(d_oi < 0, filled / prev, 1.0)
+    return d_oi, factor
+
+
+@dataclass(frozen=True, eq=False)
+class _Levels:
+    """Every level the model ever created, one entry each (private storage of a Heatmap)."""
+
+    created: NDArray[np.int64]  # candle that opened it
+    consumed: NDArray[np.int64]  # candle that liquidated it, or n if never
+    price: NDArray[np.float64]
+    notional: NDArray[np.float64]  # at creation, USD
+    is_long: NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Heatmap:
+    """Result of :func:`liquidation_heatmap`: snapshots of active liquidation levels over time.
+
+    Attributes
+    ----------
+    times
+        Snapshot times (the candle after which each snapshot is taken).
+    edges
+        Price bin edges, ``len(edges) == n_bins + 1``; bin j is ``[edges[j], edges[j+1])``.
+    long, short
+        Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD.
+    liquidated
+        Per candle (indexed like the input) the model's predicted liquidations ``long_usd, short_usd``.
+    flows
+        Per candle: ``opened_*``, ``closed_*``, ``liquidated_*`` and ``active_*`` USD for each side; at
+        every candle the cumulative opened notional equals active + cumulative liquidated + closed.
+    profile, split, every, price
+        The options the heatmap was built with.
+    """
+
+    times: pd.DatetimeIndex
+    edges: NDArray[np.float64]
+    long: NDArray[np.float64]
+    short: NDArray[np.float64]
+    liquidated: pd.DataFrame
+    flows: pd.DataFrame
+    profile: LeverageProfile
+    split: Split
+    every: int
+    price: Literal["last", "mark"]
+    _levels: _Levels = field(repr=False)
+    _log_factor: NDArray[np.float64] = field(repr=False)
+    _index: pd.DatetimeIndex = field(repr=False)
+    _close: NDArray[np.float64] = field(repr=False)
+
+    @property
+    def centers(self) -> NDArray[np.float64]:
+        """Bin centres (price)."""
+        return 0.5 * (self.edges[:-1] + self.edges[1:])
+
+    @property
+    def bin_size(self) -> float:
+        return float(self.edges[1] - self.edges[0])
+
+    def candle_position(self, t: TimeLike) -> int:
+        """Position of candle ``t``: an int is a position (negative counts from the end); a time picks the
+        last candle at or before it."""
+        n = len(self._index)
+        if isinstance(t, (int, np.integer)):
+            pos = int(t) + (n if t < 0 else 0)
+            if not 0 <= pos < n:
+                raise DataError(f"candle position {t} is outside 0..{n - 1}")
+            return pos
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        pos = int(self._index.searchsorted(ts, side="right")) - 1
+        if pos < 0:
+            raise DataError(f"time {ts} is before the first candle {self._index[0]}")
+        return pos
+
+    def levels_at(self, t: TimeLike) -> pd.DataFrame:
+        """Active levels after candle ``t`` (any candle, not only snapshot times): ``price, notional_usd, side``.
+
+        Sorted by price; notional is after closing at candle t.
+        """
+        pos = self.candle_position(t)
+        lv = self._levels
+        alive = (lv.created <= pos) & (lv.consumed > pos)
+        value = lv.notional[alive] * np.exp(self._log_factor[pos] - self._log_factor[lv.created[alive]])
+        out = pd.DataFrame(
+            {
+                "price": lv.price[alive],
+                "notional_usd": value,
+                "side": np.where(lv.is_long[alive], "long", "short"),
+            }
+        )
+        return out.sort_values("price", kind="stable").reset_index(drop=True)
+
+    def close_at(self, t: TimeLike) -> float:
+        """Close of candle ``t`` (the price a map at that moment is read against)."""
+        return float(self._close[self.candle_position(t)])
+
+    def snapshot(self, t: TimeLike) -> pd.DataFrame:
+        """One snapshot row as a table per bin: ``low, high, long_usd, short_usd``, indexed by bin centre.
+
+        ``t`` is a snapshot row (int) or a time (the last snapshot at or before it).
+        """
+        if len(self.times) == 0:
+            raise DataError("this heatmap has no snapshots (fewer candles than 'every')")
+        if isinstance(t, (int, np.integer)):
+            row = int(t) + (len(self.times) if t < 0 else 0)
+            if not 0 <= row < len(self.times):
+                raise DataError(f"snapshot row {t} is outside 0..{len(self.times) - 1}")
+        else:
+            ts = pd.Timestamp(t)
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+            row = int(self.times.searchsorted(ts, side="right")) - 1
+            if row < 0:
+                raise DataError(f"time {ts} is before the first snapshot {self.times[0]}")
+        return pd.DataFrame(
+            {
+                "low": self.edges[:-1],
+                "high": self.edges[1:],
+                "long_usd": self.long[row],
+                "short_usd": self.short[row],
+            },
+            index=pd.Index(self.centers, name="price"),
+        )
+
+
+def _default_range(prices: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64], size: float) -> tuple[float, float]:
+    lo_cap, hi_cap = 0.5 * float(low.min()), 2.0 * float(high.max())
+    if len(prices):
+        lo, hi = max(float(prices.min()), lo_cap), min(float(prices.max()), hi_cap)
+    else:
+        lo, hi = float(low.min()), float(high.max())
+    return math.floor(lo / size) * size, (math.floor(hi / size) + 1) * size
+
+
+def bin_index(prices: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Bin of each price under half-open bins ``[edges[j], edges[j+1])``; -1 / n_bins outside the range."""
+    n_bins = len(edges) - 1
+    size = edges[1] - edges[0]
+    j = np.floor((prices - edges[0]) / size).astype(np.int64)
+    j = np.clip(j, -1, n_bins)
+    # exact with respect to the edges array, whatever the rounding of the division above
+    inside = (j >= 0) & (j < n_bins)
+    jj = np.where(inside, j, 0)
+    j = np.where(inside & (prices < edges[jj]), j - 1, j)
+    jj = np.clip(j, -1, n_bins - 1)
+    j = np.where((j >= 0) & (j < n_bins) & (prices >= edges[jj + 1]), j + 1, j)
+    j[prices < edges[0]] = -1
+    j[prices >= edges[-1]] = n_bins
+    return j
+
+
+def make_edges(lo: float, hi: float, size: float) -> NDArray[np.float64]:
+    if not size > 0:
+        raise DataError(f"bin_size must be > 0, got {size}")
+    if not hi > lo:
+        raise DataError(f"price_range must be (low, high) with high > low, got ({lo}, {hi})")
+    n_bins = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
+    if n_bins > 1_000_000:
+        raise DataError(f"{n_bins:,} price bins is too many; choose a larger bin_size or a narrower price_range")
+    return lo + np.arange(n_bins + 1) * size
+
+
+def liquidation_heatmap(
+    df: pd.DataFrame,
+    *,
+    leverage: LeverageProfile | Mapping[float, float] | float | None = None,
+    split: Split = "both",
+    bin_size: float | None = None,
+    price_range: tuple[float, float] | None = None,
+    every: int = 1,
+    price: Literal["last", "mark"] = "last",
+) -> Heatmap:
+    """Estimate where liquidation levels sit over time from candles and open-interest changes.
+
+    This is a model, not an observation: exchanges do not publish positions. It assumes every increase
+    in open interest opens positions at the candle's typical price with the given leverage profile and
+    side split, that decreases close all positions in proportion, and that a level is liquidated when
+    the candle's range crosses it (MODEL.md section 3, implemented exactly).
+
+    Parameters
+    ----------
+    df
+        Market frame with ``high, low, close`` and ``oi_usd`` (see :mod:`liqtools.schema`).
+    leverage
+        :class:`LeverageProfile`, ``{leverage: weight}``, one leverage, or None for the default profile.
+    split
+        How new open interest splits into longs and shorts: ``"both"`` (each contract has a long and a
+        short holder), ``"taker"`` (taker buy share), ``"candle"`` (candle direction) or a long share.
+    bin_size
+        Price bin width; default a round number near 0.25% of the median close.
+    price_range
+        ``(low, high)`` of the binned range; default the span of all levels (within 0.5x the lowest low
+        and 2x the highest high), on a grid of multiples of ``bin_size``. Levels outside stay in the model.
+    every
+        Keep a snapshot after candles ``every-1, 2*every-1, ...`` (``len(df) // every`` of them);
+        consumption and closing still run on every candle.
+    price
+        ``"last"`` consumes on the candles' high/low; ``"mark"`` on ``mark_high``/``mark_low`` (or
+        ``mark_close`` when only closes are given), as exchanges liquidate on the mark price.
+
+    Returns
+    -------
+    Heatmap
+
+    Examples
+    --------
+    >>> from liqtools import load_sample, liquidation_heatmap
+    >>> hm = liquidation_heatmap(load_sample(), bin_size=500)
+    >>> hm.long.shape == (len(hm.times), len(hm.edges) - 1)
+    True
+    >>> float(hm.liquidated["long_usd"].sum()) > 0
+    True
+    """
+    df = validate_market(df, require=("oi_usd",))
+    profile = as_profile(leverage)
+    if not isinstance(every, (int, np.integer)) or every < 1:
+        raise DataError(f"every must be a positive integer, got {every!r}")
+    every = int(every)
+    if price not in ("last", "mark"):
+        raise DataError(f"price must be 'last' or 'mark', got {price!r}")
+
+    n = len(df)
+    high = df["high"].to_numpy()
+    low = df["low"].to_numpy()
+    close = df["close"].to_numpy()
+    if price == "mark":
+        if "mark_high" in df and "mark_low" in df:
+            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
+        elif "mark_close" in df:
+            trig_high = trig_low = df["mark_close"].to_numpy()
+        else:
+            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
+    else:
+        trig_high, trig_low = high, low
+
+    entry = (high + low + close) / 3.0
+    d_oi, factor = oi_changes(df["oi_usd"].to_numpy())
+    log_factor = np.cumsum(np.log(factor))
+    a, b = split_fractions(df, split)
+
+    opened = np.flatnonzero(d_oi > 0)
+    lev_w = profile.weights_array
+    n_tiers = len(lev_w)
+    created = np.repeat(opened, n_tiers)
+    parts = []
+    for side, share in (("long", a), ("short", b)):
+        q = profile.liquidation_prices(entry[opened], side).ravel()
+        notional = (d_oi[opened] * share[opened])[:, None] * lev_w[None, :]
+        parts.append((q, notional.ravel(), side == "long"))
+    price_all = np.concatenate([parts[0][0], parts[1][0]])
+    notional_all = np.concatenate([parts[0][1], parts[1][1]])
+    is_long = np.concatenate([np.ones(len(created), bool), np.zeros(len(created), bool)])
+    created_all = np.concatenate([created, created])
+    keep = notional_all > 0
+    price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
+
+    consumed = np.empty(len(price_all), dtype=np.int64)
+    consumed[is_long] = first_at_or_below(trig_low, created_all[is_long] + 1, price_all[is_long])
+    consumed[~is_long] = first_at_or_below(-trig_high, created_all[~is_long] + 1, -price_all[~is_long])
+    levels = _Levels(created_all, consumed, price_all, notional_all, is_long)
+
+    # liquidated per candle: value at the consumption candle, before its closing step
+    hit = consumed < n
+    value_hit = notional_all[hit] * np.exp(log_factor[consumed[hit] - 1] - log_factor[created_all[hit]])
+    liq_long = np.bincount(consumed[hit][is_long[hit]], weights=value_hit[is_long[hit]], minlength=n)[:n]
+    liq_short = np.bincount(consumed[hit][~is_long[hit]], weights=value_hit[~is_long[hit]], minlength=n)[:n]
+    liquidated = pd.DataFrame({"long_usd": liq_long, "short_usd": liq_short}, index=df.index)
+
+    # active notional per candle (1 column per side), then closed = active * (1/f - 1) where OI fell
+    active = span_sum(created_all, consumed, (~is_long).astype(np.int64), notional_all, log_factor[created_all], log_factor, 2)
+    shrink = np.where(factor < 1.0, 1.0 / factor - 1.0, 0.0)
+    flows = pd.DataFrame(
+        {
+            "opened_long_usd": np.where(d_oi > 0, d_oi * a, 0.0),
+            "opened_short_usd": np.where(d_oi > 0, d_oi * b, 0.0),
+            "closed_long_usd": active[:, 0] * shrink,
+            "closed_short_usd": active[:, 1] * shrink,
+            "liquidated_long_usd": liq_long,
+            "liquidated_short_usd": liq_short,
+            "active_long_usd": active[:, 0],
+            "active_short_usd": active[:, 1],
+        },
+        index=df.index,
+    )
+
+    # the picture: snapshot rows after candles every-1, 2*every-1, ...
+    if bin_size is None:
+        bin_size = nice_bin_size(float(np.median(close)))
+    if price_range is None:
+        price_range = _default_range(price_all, low, high, float(bin_size))
+    edges = make_edges(float(price_range[0]), float(price_range[1]), float(bin_size))
+    n_bins = len(edges) - 1
+    n_snap = n // every
+    snap_candles = np.arange(1, n_snap + 1) * every - 1
+    col = bin_index(price_all, edges)
+    in_range = (col >= 0) & (col < n_bins)
+    row_a = created_all // every
+    row_b = consumed // every
+    matrices = []
+    for side_mask in (is_long, ~is_long):
+        m = in_range & side_mask
+        matrices.append(
+            span_sum(row_a[m], row_b[m], col[m], notional_all[m], log_factor[created_all[m]], log_factor[snap_candles], n_bins)
+        )
+    return Heatmap(
+        times=df.index[snap_candles],
+        edges=edges,
+        long=matrices[0],
+        short=matrices[1],
+        liquidated=liquidated,
+        flows=flows,
+        profile=profile,
+        split=split,
+        every=every,
+        price=price,
+        _levels=levels,
+        _log_factor=log_factor,
+        _index=df.index,
+        _close=close,
+    )

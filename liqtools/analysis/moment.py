@@ -1,0 +1,79 @@
+"""One call from a market frame to the clusters at a moment: heatmap, levels, map, clusters, sentences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from liqtools.analysis.heatmap import Heatmap, Split, TimeLike, liquidation_heatmap
+from liqtools.analysis.levels import find_clusters, liquidation_map
+from liqtools.analysis.profile import LeverageProfile
+from liqtools._format import price_text, usd
+
+__all__ = ["ClusterView", "clusters_at"]
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    """The liquidation map and its clusters at one candle, with the heatmap they come from."""
+
+    heatmap: Heatmap
+    time: pd.Timestamp
+    price: float
+    levels: pd.DataFrame
+    map: pd.DataFrame
+    clusters: pd.DataFrame
+
+    def sentences(self) -> list[str]:
+        """One plain sentence per side about its largest cluster, e.g.
+        ``"Shorts: $270.6M between $73,600 and $76,600, +0.27% above $73,400."``"""
+        out = []
+        for side, word, where in (("short", "Shorts", "above"), ("long", "Longs", "below")):
+            rows = self.clusters[self.clusters["side"] == side]
+            if rows.empty:
+                out.append(f"{word}: no cluster found.")
+                continue
+            r = rows.iloc[0]
+            out.append(
+                f"{word}: {usd(r.notional_usd)} between {price_text(r.low)} and {price_text(r.high)}, "
+                f"{r.distance_pct:+.2f}% {where} {price_text(self.price)}."
+            )
+        return out
+
+    def summary(self) -> str:
+        """Sentences, the time and price, and the model's caveat, as plain text."""
+        head = f"Estimated liquidation clusters at {self.time:%Y-%m-%d %H:%M} UTC, price {price_text(self.price)}"
+        return "\n".join([head, *self.sentences()])
+
+
+def clusters_at(
+    df: pd.DataFrame,
+    at: TimeLike | None = None,
+    *,
+    leverage: LeverageProfile | Mapping[float, float] | float | None = None,
+    split: Split = "both",
+    bin_size: float | None = None,
+    cluster_options: Mapping[str, Any] | None = None,
+    **heatmap_options: Any,
+) -> ClusterView:
+    """Run the heatmap model on ``df`` and read the map and clusters after candle ``at`` (default: the last).
+
+    ``cluster_options`` go to :func:`find_clusters`, ``heatmap_options`` to :func:`liquidation_heatmap`.
+
+    Examples
+    --------
+    >>> from liqtools import load_sample
+    >>> view = clusters_at(load_sample())
+    >>> view.sentences()[0].startswith("Shorts: $")
+    True
+    """
+    hm = liquidation_heatmap(df, leverage=leverage, split=split, bin_size=bin_size, **heatmap_options)
+    pos = hm.candle_position(-1 if at is None else at)
+    price = hm.close_at(pos)
+    levels = hm.levels_at(pos)
+    map_df = liquidation_map(levels, price, bin_size=hm.bin_size)
+    clusters = find_clusters(map_df, price, **dict(cluster_options or {}))
+    return ClusterView(hm, hm._index[pos], price, levels, map_df, clusters)

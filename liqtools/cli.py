@@ -1,0 +1,161 @@
+"""``liqtools`` command line: the same functions as the Python API, for headless use.
+
+    liqtools clusters                    # clusters at the end of the bundled sample
+    liqtools clusters --format json      # machine-readable
+    liqtools report -o report.html       # standalone HTML page (opens offline)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+import pandas as pd
+
+from liqtools._format import CAVEAT, price_text, usd
+from liqtools.analysis.moment import ClusterView, clusters_at
+from liqtools.analysis.profile import LeverageProfile
+from liqtools.errors import LiqtoolsError
+
+__all__ = ["main"]
+
+
+def _split(text: str) -> str | float:
+    if text in ("both", "taker", "candle"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"split must be both, taker, candle or a number in [0, 1], got {text!r}") from None
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("data and model")
+    g.add_argument("--data", metavar="FILE", help="market frame (.parquet or .csv); default: the bundled sample")
+    g.add_argument("--time", metavar="T", help="read the map after this candle (e.g. 2026-02-01T12:00); default: the last")
+    g.add_argument(
+        "--leverage",
+        metavar="SPEC",
+        help="leverage profile 'L:w,L:w,...' or one leverage; default 5:0.1,10:0.25,25:0.3,50:0.2,100:0.15",
+    )
+    g.add_argument("--mmr", type=float, default=0.004, help="maintenance margin rate for every tier (default 0.004)")
+    g.add_argument("--split", type=_split, default="both", help="both | taker | candle | long share in [0, 1] (default both)")
+    g.add_argument("--bin-size", type=float, metavar="USD", help="price bin width; default about 0.25%% of the price")
+    c = parser.add_argument_group("clusters")
+    c.add_argument("--threshold", type=float, default=1.0, help="density multiple of the side's mean bin (default 1.0)")
+    c.add_argument("--gap", type=int, default=1, help="thin bins tolerated inside a cluster (default 1)")
+    c.add_argument("--max-distance", type=float, default=25.0, metavar="PCT", help="only bins within this %% of the price (default 25)")
+    c.add_argument("--top", type=int, default=5, help="clusters per side (default 5)")
+
+
+def _load(args: argparse.Namespace) -> pd.DataFrame:
+    if args.data:
+        from liqtools.data.files import read_market
+
+        return read_market(args.data)
+    from liqtools.data.sample import load_sample
+
+    return load_sample()
+
+
+def _view(args: argparse.Namespace, df: pd.DataFrame) -> ClusterView:
+    profile = LeverageProfile.parse(args.leverage, args.mmr) if args.leverage else None
+    if profile is None and args.mmr != 0.004:
+        profile = LeverageProfile(LeverageProfile.default().weights, args.mmr)
+    return clusters_at(
+        df,
+        args.time,
+        leverage=profile,
+        split=args.split,
+        bin_size=args.bin_size,
+        cluster_options={"threshold": args.threshold, "gap": args.gap, "max_distance_pct": args.max_distance, "top": args.top},
+    )
+
+
+def _table(view: ClusterView) -> str:
+    c = view.clusters
+    if c.empty:
+        return "(no clusters)"
+    shown = pd.DataFrame(
+        {
+            "side": c["side"],
+            "from": [price_text(x) for x in c["low"]],
+            "to": [price_text(x) for x in c["high"]],
+            "notional (est.)": [usd(x) for x in c["notional_usd"]],
+            "distance": [f"{x:+.2f}%" for x in c["distance_pct"]],
+            "share of side": [f"{x:.0%}" for x in c["share"]],
+        }
+    )
+    return shown.to_string(index=False)
+
+
+def cmd_clusters(args: argparse.Namespace) -> int:
+    df = _load(args)
+    view = _view(args, df)
+    if args.format == "json":
+        payload = {
+            "time": view.time.isoformat(),
+            "price": view.price,
+            "model": {"leverage": repr(view.heatmap.profile), "split": view.heatmap.split, "bin_size": view.heatmap.bin_size},
+            "clusters": view.clusters.to_dict("records"),
+            "sentences": view.sentences(),
+            "note": CAVEAT,
+        }
+        print(json.dumps(payload, indent=2))
+    elif args.format == "csv":
+        sys.stdout.write(view.clusters.to_csv(index=False))
+    else:
+        print(view.summary().splitlines()[0])
+        print()
+        print(_table(view))
+        print()
+        print("\n".join(view.sentences()))
+        print()
+        print(f"Model: {view.heatmap.profile!r}, split {view.heatmap.split}, bins of ${view.heatmap.bin_size:,.6g}.")
+        print(CAVEAT)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from liqtools.plotting.report import write_report
+
+    df = _load(args)
+    view = _view(args, df)
+    path = write_report(args.output, view, df, inline=not args.cdn)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print("\n".join(view.sentences()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="liqtools",
+        description="See and measure leverage liquidations: estimated liquidation clusters from candles and open interest.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("clusters", help="liquidation clusters at a moment, as a table and sentences")
+    _model_options(p)
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format (default table)")
+    p.set_defaults(func=cmd_clusters)
+    p = sub.add_parser("report", help="standalone HTML report: heatmap, map and clusters")
+    _model_options(p)
+    p.add_argument("-o", "--output", default="liqtools-report.html", help="HTML file to write (default liqtools-report.html)")
+    p.add_argument("--cdn", action="store_true", help="load BokehJS from the CDN instead of embedding it (smaller file, needs internet)")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LiqtoolsError as exc:
+        print(f"liqtools: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The one column schema for market frames, and the one validation at the door.
+
+A *market frame* is a :class:`pandas.DataFrame` with
+
+* a UTC :class:`pandas.DatetimeIndex`, sorted and unique (one row per candle, labelled by its open time);
+* float columns ``open, high, low, close, volume`` (volume in base units, e.g. BTC);
+* optional float columns ``taker_buy_volume`` (base units), ``oi_usd`` (open interest in USD, NaN where
+  unknown), ``funding_rate`` (the last settled rate, a fraction per funding interval), ``mark_close``
+  and, beyond the core schema, ``mark_high`` / ``mark_low`` (mark-price candle extremes).
+
+:func:`validate_market` checks a frame once, where data enters liqtools; everything downstream trusts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from liqtools.errors import DataError
+
+__all__ = [
+    "OHLCV",
+    "OPTIONAL",
+    "COLUMNS",
+    "PRICE_COLUMNS",
+    "validate_market",
+]
+
+OHLCV: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+OPTIONAL: tuple[str, ...] = (
+    "taker_buy_volume",
+    "oi_usd",
+    "funding_rate",
+    "mark_close",
+    "mark_high",
+    "mark_low",
+)
+COLUMNS: tuple[str, ...] = OHLCV + OPTIONAL
+PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "mark_close", "mark_high", "mark_low")
+# Columns that may hold NaN: open interest is carried forward by the model, funding is sparse.
+_NULLABLE = frozenset({"oi_usd", "funding_rate"})
+
+
+def _row(index: pd.Index, pos: int) -> str:
+    return f"row {pos} ({index[pos]})"
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.DataFrame:
+    """Check a market frame against the schema and return a clean copy.
+
+    The copy has a UTC index and float64 columns; columns outside the schema are kept as they are.
+    Tz-aware indexes in another zone are converted to UTC; a naive index is refused, since guessing
+    its zone could shift every candle.
+
+    Parameters
+    ----------
+    df
+        Candles, one row per period, indexed by open time.
+    require
+        Optional columns that must be present as well (e.g. ``("oi_usd",)`` for the heatmap).
+
+    Raises
+    ------
+    DataError
+        (a ``ValueError``) naming the column and the first offending row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.date_range("2026-01-01", periods=2, freq="h", tz="UTC")
+    >>> df = pd.DataFrame({"open": [1.0, 2], "high": [2.0, 3], "low": [0.5, 1.5],
+    ...                    "close": [2.0, 2.5], "volume": [10, 12]}, index=idx)
+    >>> validate_market(df).dtypes["volume"]
+    dtype('float64')
+    >>> validate_market(df.iloc[::-1])
+    Traceback (most recent call last):
+    ...
+    liqtools.errors.DataError: index is not sorted: row 1 (2026-01-01 00:00:00+00:00) comes before the row above it
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    required = list(OHLCV) + [c for c in require if c not in OHLCV]
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise DataError(f"missing column(s) {missing}; a market frame needs {required}")
+    if len(df) == 0:
+        raise DataError("the market frame is empty")
+    index = df.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"index must be a UTC DatetimeIndex, got {type(index).__name__}")
+    if index.tz is None:
+        raise DataError("index has no time zone; use df.tz_localize('UTC') if the times are UTC")
+    index = index.tz_convert("UTC")
+    if index.hasnans:
+        raise DataError(f"index has a missing timestamp at {_row(index, _first(np.asarray(index.isna())))}")
+    ns = index.asi8
+    back = np.diff(ns) < 0
+    if back.any():
+        raise DataError(f"index is not sorted: {_row(index, _first(back) + 1)} comes before the row above it")
+    dup = np.diff(ns) == 0
+    if dup.any():
+        raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
+
+    out = df.copy()
+    out.index = index
+    for col in [c for c in COLUMNS if c in out.columns]:
+        try:
+            values = pd.to_numeric(out[col], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"column {col!r} is not numeric ({exc})") from exc
+        bad = ~np.isfinite(values) if col not in _NULLABLE else np.isinf(values)
+        if bad.any():
+            pos = _first(bad)
+            raise DataError(f"column {col!r} has a non-finite value {values[pos]} at {_row(index, pos)}")
+        if col in PRICE_COLUMNS and (values <= 0).any():
+            pos = _first(values <= 0)
+            raise DataError(f"column {col!r} must be > 0, got {values[pos]} at {_row(index, pos)}")
+        if col in ("volume", "taker_buy_volume") and (values < 0).any():
+            pos = _first(values < 0)
+            raise DataError(f"column {col!r} must be >= 0, got {values[pos]} at {_row(index, pos)}")
+        if col == "oi_usd" and (values <= 0).any():
+            pos = _first(values <= 0)
+            raise DataError(f"column 'oi_usd' must be > 0 (NaN for unknown), got {values[pos]} at {_row(index, pos)}")
+        out[col] = values
+
+    high, low = out["high"].to_numpy(), out["low"].to_numpy()
+    checks = [
+        (high < low, "high < low"),
+        (out["open"].to_numpy() > high, "open above high"),
+        (out["open"].to_numpy() < low, "open below low"),
+        (out["close"].to_numpy() > high, "close above high"),
+        (out["close"].to_numpy() < low, "close below low"),
+    ]
+    if "mark_high" in out and "mark_low" in out:
+        checks.append((out["mark_high"].to_numpy() < out["mark_low"].to_numpy(), "mark_high < mark_low"))
+    for mask, what in checks:
+        if mask.any():
+            pos = _first(mask)
+            raise DataError(f"{what} at {_row(index, pos)}: high={high[pos]}, low={low[pos]}")
+    if "taker_buy_volume" in out:
+        over = out["taker_buy_volume"].to_numpy() > out["volume"].to_numpy() * (1 + 1e-9)
+        if over.any():
+            raise DataError(f"taker_buy_volume exceeds volume at {_row(index, _first(over))}")
+    return out

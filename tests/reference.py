@@ -1,0 +1,98 @@
+"""A plain, literal implementation of MODEL.md section 3: the slow reference the fast heatmap must equal.
+
+Written for obviousness, not speed: one Python loop over candles, one over active levels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last"):
+    """Return (long_snapshots, short_snapshots, liquidated_long, liquidated_short, levels_after_each_candle, flows)."""
+    n = len(df)
+    high, low, close = df["high"].tolist(), df["low"].tolist(), df["close"].tolist()
+    trig_high, trig_low = high, low
+    if price == "mark":
+        trig_high, trig_low = df["mark_high"].tolist(), df["mark_low"].tolist()
+    oi = df["oi_usd"].tolist()
+    # carry forward missing values
+    filled, last = [], float("nan")
+    for v in oi:
+        if not (isinstance(v, float) and math.isnan(v)):
+            last = v
+        filled.append(last)
+    levels = []  # [price, notional, is_long]
+    n_bins = len(edges) - 1
+    snaps_long, snaps_short, liq_long, liq_short, alive_after = [], [], [], [], []
+    opened_total = closed_total = 0.0
+    flows = []
+    for i in range(n):
+        ll = ls = 0.0
+        keep = []
+        for lv in levels:
+            if lv[2] and lv[0] >= trig_low[i]:
+                ll += lv[1]
+            elif (not lv[2]) and lv[0] <= trig_high[i]:
+                ls += lv[1]
+            else:
+                keep.append(lv)
+        levels = keep
+        liq_long.append(ll)
+        liq_short.append(ls)
+        d = 0.0
+        if i > 0 and not math.isnan(filled[i]) and not math.isnan(filled[i - 1]):
+            d = filled[i] - filled[i - 1]
+        closed = 0.0
+        if d < 0:
+            ratio = filled[i] / filled[i - 1]
+            for lv in levels:
+                closed += lv[1] * (1 - ratio)
+                lv[1] *= ratio
+        opened = 0.0
+        if d > 0:
+            if split == "both":
+                a, b = 1.0, 1.0
+            elif split == "taker":
+                vol = df["volume"].iloc[i]
+                a = df["taker_buy_volume"].iloc[i] / vol if vol > 0 else 0.5
+                b = 1 - a
+            elif split == "candle":
+                up = df["close"].iloc[i] >= df["open"].iloc[i]
+                a, b = (1.0, 0.0) if up else (0.0, 1.0)
+            else:
+                a, b = float(split), 1 - float(split)
+            e = (high[i] + low[i] + close[i]) / 3
+            for lev, w in weights.items():
+                m = mmr[lev] if isinstance(mmr, dict) else mmr
+                qa = e * (1 - 1 / lev) / (1 - m)
+                qb = e * (1 + 1 / lev) / (1 + m)
+                if d * a * w > 0:
+                    levels.append([qa, d * a * w, True])
+                    opened += d * a * w
+                if d * b * w > 0:
+                    levels.append([qb, d * b * w, False])
+                    opened += d * b * w
+        opened_total += opened
+        closed_total += closed
+        flows.append((opened_total, closed_total, sum(lv[1] for lv in levels)))
+        alive_after.append([tuple(lv) for lv in levels])
+        if (i + 1) % every == 0:
+            rl, rs = [0.0] * n_bins, [0.0] * n_bins
+            for q, v, is_long in levels:
+                if edges[0] <= q < edges[-1]:
+                    j = int(np.searchsorted(edges, q, side="right")) - 1
+                    (rl if is_long else rs)[j] += v
+            snaps_long.append(rl)
+            snaps_short.append(rs)
+    return (
+        np.array(snaps_long).reshape(-1, n_bins),
+        np.array(snaps_short).reshape(-1, n_bins),
+        np.array(liq_long),
+        np.array(liq_short),
+        alive_after,
+        pd.DataFrame(flows, columns=["opened", "closed", "active"], index=df.index),
+    )

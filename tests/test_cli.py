@@ -1,0 +1,65 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import liqtools as lt
+from liqtools.cli import main
+
+
+def test_clusters_table(capsys):
+    assert main(["clusters"]) == 0
+    out = capsys.readouterr().out
+    assert "Estimated liquidation clusters at 2026-03-05 10:00 UTC, price $73,400" in out
+    assert "Shorts: $" in out and "Longs: $" in out and "Estimated, not observed" in out
+    view = lt.clusters_at(lt.load_sample())
+    assert view.sentences()[0] in out
+
+
+def test_clusters_json_matches_the_api(capsys):
+    assert main(["clusters", "--format", "json", "--leverage", "10:0.5,50:0.5", "--bin-size", "250", "--top", "3"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    view = lt.clusters_at(lt.load_sample(), leverage={10: 0.5, 50: 0.5}, bin_size=250, cluster_options={"top": 3})
+    got = pd.DataFrame(payload["clusters"])
+    pd.testing.assert_frame_equal(got, view.clusters, check_dtype=False)
+    assert payload["price"] == view.price and "Estimated" in payload["note"]
+
+
+def test_clusters_csv_from_a_data_file_at_a_time(tmp_path, capsys):
+    path = tmp_path / "btc.parquet"
+    lt.load_sample().iloc[:1500].to_parquet(path)
+    assert main(["clusters", "--data", str(path), "--time", "2026-01-15T12:00", "--format", "csv", "--split", "0.5"]) == 0
+    got = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    view = lt.clusters_at(lt.load_sample().iloc[:1500], "2026-01-15T12:00", split=0.5)
+    assert view.time == pd.Timestamp("2026-01-15 12:00", tz="UTC")
+    pd.testing.assert_frame_equal(got, view.clusters, check_dtype=False)
+
+
+def test_errors_exit_2_with_a_message(tmp_path, capsys):
+    assert main(["clusters", "--leverage", "10:0.5,20:0.6"]) == 2
+    assert "sum to 1" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    lt.load_sample().iloc[:50].assign(high=1.0).to_csv(bad)
+    assert main(["clusters", "--data", str(bad)]) == 2
+    assert "bad.csv" in capsys.readouterr().err
+    assert main(["clusters", "--data", str(tmp_path / "none.parquet")]) == 2
+    with pytest.raises(SystemExit):
+        main(["clusters", "--split", "sideways"])
+
+
+def test_report_writes_a_standalone_page(tmp_path, capsys):
+    out = tmp_path / "r.html"
+    assert main(["report", "-o", str(out)]) == 0
+    html = out.read_text()
+    assert "Estimated, not observed" in html and "Shorts: $" in html
+    for name in ("heatmap_image", "candles", "map_bars", "map_cumulative", "clusters"):
+        assert f'"name":"{name}"' in html.replace(" ", "")
+    assert "cdn.bokeh.org" not in html  # BokehJS is inline: the page opens offline
+    assert not list(tmp_path.glob(".r.html.*"))  # no temporary file left behind
+
+
+def test_console_script_runs():
+    r = subprocess.run([sys.executable, "-m", "liqtools", "clusters", "--top", "1"], capture_output=True, text=True, check=True)
+    assert r.stdout.count("\n short") + r.stdout.count("\nshort") >= 1 and "Shorts:" in r.stdout

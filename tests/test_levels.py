@@ -1,0 +1,110 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from liqtools import LeverageProfile, find_clusters, liquidation_map, liquidation_price, synthetic_levels
+
+
+def random_levels(seed, n=200, center=100.0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "price": center * np.exp(rng.normal(0, 0.1, n)),
+            "notional_usd": rng.lognormal(10, 1, n),
+            "side": rng.choice(["long", "short"], n),
+        }
+    )
+
+
+@given(seed=st.integers(0, 5000), price=st.floats(80, 120), size=st.sampled_from([0.5, 1.0, 2.5]))
+def test_map_cumulative_curves_match_the_definition(seed, price, size):
+    lv = random_levels(seed)
+    m = liquidation_map(lv, price, bin_size=size)
+    q, v, s = lv["price"].to_numpy(), lv["notional_usd"].to_numpy(), lv["side"].to_numpy()
+    for row in m.itertuples():
+        want_short = v[(s == "short") & (q > price) & (q < row.high)].sum() if row.high > price else 0.0
+        want_long = v[(s == "long") & (q >= row.low) & (q < price)].sum() if row.low <= price else 0.0
+        assert row.cum_short_usd == pytest.approx(want_short, rel=1e-9, abs=1e-6)
+        assert row.cum_long_usd == pytest.approx(want_long, rel=1e-9, abs=1e-6)
+    # bins hold every level inside the range, by side
+    inside = (q >= m["low"].iloc[0]) & (q < m["high"].iloc[-1])
+    assert m["long_usd"].sum() == pytest.approx(v[inside & (s == "long")].sum(), rel=1e-9)
+    assert m["short_usd"].sum() == pytest.approx(v[inside & (s == "short")].sum(), rel=1e-9)
+    assert (np.diff(m["low"]) > 0).all() and np.allclose(m["high"] - m["low"], size)
+
+
+def test_map_reads_a_band():
+    lv = pd.DataFrame({"price": [72_600.0, 75_000.0, 79_400.0, 81_000.0], "notional_usd": [1e9, 5e8, 4e8, 7e8], "side": "short"})
+    m = liquidation_map(lv, 72_000.0, bin_size=500.0)
+    at = m.set_index("high")["cum_short_usd"]
+    assert at[79_500.0] - at[72_500.0] == pytest.approx(1.9e9)
+
+
+def test_map_errors():
+    lv = random_levels(1)
+    with pytest.raises(ValueError, match="price"):
+        liquidation_map(lv, -1.0)
+    with pytest.raises(ValueError, match="side"):
+        liquidation_map(lv.assign(side="up"), 100.0)
+    with pytest.raises(ValueError, match="missing column"):
+        liquidation_map(lv.drop(columns="side"), 100.0)
+    with pytest.raises(ValueError, match="'price' has a non-finite value nan at row 3"):
+        liquidation_map(lv.assign(price=lv["price"].where(lv.index != 3)), 100.0)
+    with pytest.raises(ValueError, match="notional_usd"):
+        liquidation_map(lv.assign(notional_usd=-1.0), 100.0)
+
+
+def test_synthetic_levels_follow_the_tiers():
+    lv = synthetic_levels(100_000, 1e9, spread=0.0, n_entries=1)
+    p = LeverageProfile.default()
+    longs = lv[lv.side == "long"].sort_values("price")
+    np.testing.assert_allclose(np.sort(longs["price"]), np.sort(liquidation_price(100_000.0, p.leverages, "long")))
+    assert longs["notional_usd"].sum() == pytest.approx(1e9)
+    assert lv[lv.side == "short"]["notional_usd"].sum() == pytest.approx(1e9)  # "both": every contract has two sides
+    split = synthetic_levels(100_000, 1e9, split=0.7)
+    assert split.groupby("side")["notional_usd"].sum().to_dict() == pytest.approx({"long": 7e8, "short": 3e8})
+    wide = synthetic_levels(100_000, 1e9, spread=0.05, n_entries=101)
+    assert len(wide) == 2 * 5 * 101
+    entries_long = wide[wide.side == "long"]["price"]
+    assert entries_long.min() < 80_000 < 100_000 * 0.99 < entries_long.max()
+
+
+@pytest.mark.parametrize("kwargs, match", [({"spread": -0.1}, "spread"), ({"split": "taker"}, "teaching mode"), ({"split": 2.0}, "split")])
+def test_synthetic_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        synthetic_levels(100.0, 1e6, **kwargs)
+    with pytest.raises(ValueError, match="open_interest_usd"):
+        synthetic_levels(100.0, -1.0)
+
+
+def test_clusters_find_planted_bands():
+    rng = np.random.default_rng(3)
+    background = pd.DataFrame({"price": rng.uniform(80, 120, 400), "notional_usd": 1.0})
+    background["side"] = np.where(background["price"] > 100, "short", "long")
+    bands = pd.DataFrame(
+        {"price": np.r_[rng.uniform(104, 106, 50), rng.uniform(90, 91, 40)], "notional_usd": 10.0, "side": ["short"] * 50 + ["long"] * 40}
+    )
+    m = liquidation_map(pd.concat([background, bands], ignore_index=True), 100.0, bin_size=0.5)
+    c = find_clusters(m, 100.0)
+    top_short = c[c.side == "short"].iloc[0]
+    top_long = c[c.side == "long"].iloc[0]
+    assert top_short.low == pytest.approx(104.0) and top_short.high == pytest.approx(106.0)
+    assert top_long.low == pytest.approx(90.0) and top_long.high == pytest.approx(91.0)
+    assert top_short.distance_pct == pytest.approx(4.0) and top_long.distance_pct == pytest.approx(-9.0)
+    assert 0 < top_short.share <= 1 and list(c.columns) == ["side", "low", "high", "notional_usd", "distance_pct", "share"]
+    assert (c.groupby("side")["notional_usd"].apply(lambda s: s.is_monotonic_decreasing)).all()
+
+
+def test_clusters_ignore_levels_on_the_wrong_side():
+    lv = pd.DataFrame({"price": [95.0, 105.0], "notional_usd": [100.0, 100.0], "side": ["short", "long"]})
+    assert find_clusters(liquidation_map(lv, 100.0, bin_size=1.0), 100.0).empty
+
+
+def test_cluster_errors():
+    m = liquidation_map(random_levels(2), 100.0)
+    with pytest.raises(ValueError, match="threshold"):
+        find_clusters(m, 100.0, threshold=0)
+    with pytest.raises(ValueError, match="missing column"):
+        find_clusters(m.drop(columns="cum_long_usd"), 100.0)
