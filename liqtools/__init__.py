@@ -11,9 +11,11 @@ functions that need them are called.
 from liqtools.analysis import (
     BINANCE_BTCUSDT_BRACKETS,
     BINANCE_BTCUSDT_BRACKETS_DATE,
+    CascadeResult,
     ClusterView,
     Heatmap,
     LeverageProfile,
+    asymmetry,
     bracket_for,
     clusters_at,
     find_clusters,
@@ -22,7 +24,9 @@ from liqtools.analysis import (
     liquidation_price,
     nice_bin_size,
     position_liquidation_price,
+    simulate_cascade,
     synthetic_levels,
+    tipping_point,
 )
 from liqtools.data import load_sample, load_sample_depth, load_sample_liquidations
 from liqtools.errors import DataError, LiqtoolsError
@@ -33,11 +37,13 @@ __version__ = "0.1.0"
 __all__ = [
     "BINANCE_BTCUSDT_BRACKETS",
     "BINANCE_BTCUSDT_BRACKETS_DATE",
+    "CascadeResult",
     "ClusterView",
     "DataError",
     "Heatmap",
     "LeverageProfile",
     "LiqtoolsError",
+    "asymmetry",
     "bracket_for",
     "clusters_at",
     "find_clusters",
@@ -49,6 +55,8 @@ __all__ = [
     "load_sample_liquidations",
     "nice_bin_size",
     "position_liquidation_price",
+    "simulate_cascade",
     "synthetic_levels",
+    "tipping_point",
     "validate_market",
 ]

@@ -96,3 +96,32 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last"):
         alive_after,
         pd.DataFrame(flows, columns=["opened", "closed", "active"], index=df.index),
     )
+
+
+def reference_cascade(levels, p0, d, depth, impact):
+    """MODEL.md section 6, literally: rescan every level at every step."""
+    up = d >= 0
+    base = p0 * (1 + d)
+
+    def m(q):
+        return 0.01 * q / depth if impact == "linear" else 0.01 * math.sqrt(q / depth)
+
+    def forced(p):
+        total = 0.0
+        for q, v, side in zip(levels["price"], levels["notional_usd"], levels["side"]):
+            if up and side == "short" and p0 < q <= p:
+                total += v
+            if not up and side == "long" and p <= q < p0:
+                total += v
+        return total
+
+    p = base
+    q_prev = forced(p)
+    steps = [(p, q_prev)]
+    while True:
+        p = base * math.exp(m(q_prev)) if up else base * math.exp(-m(q_prev))
+        q = forced(p)
+        if q == q_prev:
+            return p, q, steps
+        steps.append((p, q))
+        q_prev = q

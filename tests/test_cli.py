@@ -63,3 +63,33 @@ def test_report_writes_a_standalone_page(tmp_path, capsys):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "liqtools", "clusters", "--top", "1"], capture_output=True, text=True, check=True)
     assert r.stdout.count("\n short") + r.stdout.count("\nshort") >= 1 and "Shorts:" in r.stdout
+
+
+def test_cascade_command_prints_the_chain(capsys):
+    assert main(["cascade", "--shock", "-0.02", "--impact", "sqrt", "--target", "70000"]) == 0
+    out = capsys.readouterr().out
+    view = lt.clusters_at(lt.load_sample())
+    depth = lt.data.sample_depth_usd()
+    r = lt.simulate_cascade(view.levels, view.price, -0.02, depth_usd=depth, impact="sqrt")
+    assert f"Final price ${r.final_price:,.0f} ({r.move_pct:+.2f}%)" in out
+    assert out.count("\n    ") >= len(r.steps) - 1  # one table row per step
+    d = lt.tipping_point(view.levels, view.price, 70_000, depth_usd=depth, impact="sqrt")
+    assert f"a {d:+.3%} shock" in out
+    assert "Up vs down" in out and "bundled depth snapshot" in out
+
+
+def test_cascade_depth_option_and_errors(capsys):
+    assert main(["cascade", "--shock", "0.01", "--depth", "1e9"]) == 0
+    assert "Depth $1.00B per 1% (--depth)" in capsys.readouterr().out
+    assert main(["cascade", "--depth", "-5"]) == 2
+    assert "depth_usd must be > 0" in capsys.readouterr().err
+    assert main(["cascade", "--shock", "-1.5"]) == 2
+    assert "shock must be" in capsys.readouterr().err
+
+
+def test_report_has_a_cascade_section(tmp_path):
+    out = tmp_path / "r.html"
+    assert main(["report", "-o", str(out), "--impact", "sqrt", "--shock", "0.02"]) == 0
+    html = out.read_text().replace("&lt;", "<").replace("&gt;", ">")  # Div text sits HTML-escaped in the JSON
+    assert "<h3>Cascade</h3>" in html and "short squeeze: shock +2.00%" in html and "long flush: shock -2.00%" in html
+    assert '"name":"cascade_up"' in html.replace(" ", "") and '"name":"cascade_down"' in html.replace(" ", "")

@@ -1,5 +1,6 @@
 """Pure analysis functions: numbers in, numbers out (no I/O, no plotting)."""
 
+from liqtools.analysis.cascade import CascadeResult, asymmetry, simulate_cascade, tipping_point
 from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
 from liqtools.analysis.moment import ClusterView, clusters_at
@@ -13,6 +14,10 @@ from liqtools.analysis.prices import (
 from liqtools.analysis.profile import LeverageProfile
 
 __all__ = [
+    "CascadeResult",
+    "asymmetry",
+    "simulate_cascade",
+    "tipping_point",
     "ClusterView",
     "clusters_at",
     "BINANCE_BTCUSDT_BRACKETS",

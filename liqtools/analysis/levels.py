@@ -13,14 +13,17 @@ from liqtools.analysis.heatmap import bin_index, make_edges, nice_bin_size
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 
-__all__ = ["liquidation_map", "synthetic_levels", "find_clusters", "check_levels", "LEVEL_COLUMNS"]
+__all__ = ["liquidation_map", "synthetic_levels", "find_clusters", "level_arrays", "LEVEL_COLUMNS"]
 
 LEVEL_COLUMNS = ("price", "notional_usd", "side")
 MAP_COLUMNS = ("low", "high", "long_usd", "short_usd", "cum_long_usd", "cum_short_usd")
 
 
-def check_levels(levels: pd.DataFrame) -> pd.DataFrame:
-    """Validate a ``price, notional_usd, side`` frame (as ``Heatmap.levels_at`` returns) and return it."""
+def level_arrays(levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a ``price, notional_usd, side`` frame (as ``Heatmap.levels_at`` returns).
+
+    Returns float arrays of price and notional and a boolean array that is True for longs.
+    """
     if not isinstance(levels, pd.DataFrame):
         raise DataError(f"levels must be a DataFrame with columns {list(LEVEL_COLUMNS)}, got {type(levels).__name__}")
     missing = [c for c in LEVEL_COLUMNS if c not in levels.columns]
@@ -28,7 +31,6 @@ def check_levels(levels: pd.DataFrame) -> pd.DataFrame:
         raise DataError(f"levels frame is missing column(s) {missing}")
     price = levels["price"].to_numpy(dtype=np.float64)
     notional = levels["notional_usd"].to_numpy(dtype=np.float64)
-    side = levels["side"].to_numpy()
     for name, values in (("price", price), ("notional_usd", notional)):
         bad = ~np.isfinite(values)
         if bad.any():
@@ -37,11 +39,13 @@ def check_levels(levels: pd.DataFrame) -> pd.DataFrame:
     if (notional < 0).any():
         pos = int(np.flatnonzero(notional < 0)[0])
         raise DataError(f"levels column 'notional_usd' must be >= 0, got {notional[pos]} at row {pos}")
-    bad_side = ~np.isin(side, ["long", "short"])
+    side = levels["side"]
+    is_long = (side == "long").to_numpy(dtype=bool, na_value=False)
+    bad_side = ~(is_long | (side == "short").to_numpy(dtype=bool, na_value=False))
     if bad_side.any():
         pos = int(np.flatnonzero(bad_side)[0])
-        raise DataError(f"levels column 'side' must be 'long' or 'short', got {side[pos]!r} at row {pos}")
-    return levels
+        raise DataError(f"levels column 'side' must be 'long' or 'short', got {side.iloc[pos]!r} at row {pos}")
+    return price, notional, is_long
 
 
 def _check_price(price: float) -> float:
@@ -86,14 +90,11 @@ def liquidation_map(
     >>> m.loc[m["low"] == 94.0, "cum_long_usd"].item(), float(m["cum_short_usd"].max())
     (3.0, 4.0)
     """
-    check_levels(levels)
+    q, notional, is_long = level_arrays(levels)
     p = _check_price(price)
     if bin_size is None:
         bin_size = nice_bin_size(p)
     size = float(bin_size)
-    q = levels["price"].to_numpy(dtype=np.float64)
-    notional = levels["notional_usd"].to_numpy(dtype=np.float64)
-    is_long = levels["side"].to_numpy() == "long"
     if price_range is None:
         inside = q[(q >= 0.2 * p) & (q <= 5.0 * p)]
         lo = min(float(inside.min()) if len(inside) else p, p)

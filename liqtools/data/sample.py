@@ -12,9 +12,10 @@ from importlib import resources
 
 import pandas as pd
 
+from liqtools.errors import DataError
 from liqtools.schema import validate_market
 
-__all__ = ["load_sample", "load_sample_liquidations", "load_sample_depth"]
+__all__ = ["load_sample", "load_sample_liquidations", "load_sample_depth", "sample_depth_usd"]
 
 _SOURCE = "0xknxwledge/group-m-finm33150-final (Unlicense, public domain)"
 
@@ -80,6 +81,26 @@ def load_sample_depth() -> pd.DataFrame:
     ['hyperliquid', 'lighter']
     """
     return _read("orderbook_depth.parquet").copy()
+
+
+def sample_depth_usd(coin: str = "BTC", venue: str = "hyperliquid") -> float:
+    """Default cascade depth for the sample: the bundled snapshot's bid depth (USD) for ``coin`` on ``venue``.
+
+    Used as ``depth_usd``, the USD of market orders that move the price by 1%. That reading is an
+    assumption (the source does not state the band its depth was summed over), and one snapshot from
+    2026-03 stands in for every moment; Hyperliquid is the default because the sample's open interest
+    is Hyperliquid's. Pass your own depth for anything beyond illustration.
+
+    Examples
+    --------
+    >>> round(sample_depth_usd() / 1e6, 2)
+    4.21
+    """
+    depth = load_sample_depth()
+    row = depth[(depth["coin"] == coin) & (depth["venue"] == venue)]
+    if row.empty:
+        raise DataError(f"no depth for coin {coin!r} on venue {venue!r}; available: {sorted(set(zip(depth.coin, depth.venue)))}")
+    return float(row["bid_depth_usd"].iloc[0])
 
 
 for _f in (load_sample, load_sample_liquidations, load_sample_depth):

@@ -19,14 +19,20 @@ from bokeh.models import (
 )
 from bokeh.palettes import Inferno256
 from bokeh.plotting import figure
+from bokeh.transform import dodge
 
+from liqtools.analysis.cascade import CascadeResult
 from liqtools.analysis.heatmap import Heatmap
 from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, SHORT_COLOR, price_text, usd
 
-__all__ = ["heatmap_figure", "map_figure", "clusters_table"]
+__all__ = ["heatmap_figure", "map_figure", "clusters_table", "cascade_figure"]
 
-_USD_TICKS = NumeralTickFormatter(format="$0.[0]a")
-_PRICE_TICKS = NumeralTickFormatter(format="$0,0")
+def _usd_ticks() -> NumeralTickFormatter:
+    return NumeralTickFormatter(format="$0.[0]a")
+
+
+def _price_ticks() -> NumeralTickFormatter:
+    return NumeralTickFormatter(format="$0,0")
 
 
 def _ms(index: pd.DatetimeIndex) -> np.ndarray:
@@ -86,7 +92,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     width_ms = 0.7 * (float(np.median(np.diff(_ms(df.index)))) if len(df) > 1 else 3_600_000.0)
     fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
     fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
-    fig.yaxis.formatter = _PRICE_TICKS
+    fig.yaxis.formatter = _price_ticks()
     lo, hi = float(df["low"].min()), float(df["high"].max())
     pad = 0.25 * (hi - lo)
     fig.y_range = Range1d(max(hm.edges[0], lo - pad), min(hm.edges[-1], hi + pad))
@@ -141,7 +147,7 @@ def map_figure(
     fig.y_range = DataRange1d(renderers=[r_long, r_short], start=0)
     top = float(max(map_df["cum_long_usd"].max(), map_df["cum_short_usd"].max(), 1.0)) if len(map_df) else 1.0
     fig.extra_y_ranges = {"cum": Range1d(0, 1.05 * top)}
-    fig.add_layout(LinearAxis(y_range_name="cum", axis_label="cumulative from price (USD)", formatter=_USD_TICKS), "right")
+    fig.add_layout(LinearAxis(y_range_name="cum", axis_label="cumulative from price (USD)", formatter=_usd_ticks()), "right")
     fig.line("long_edge", "cum_long_usd", source=cum, y_range_name="cum", color=LONG_COLOR, line_width=2, legend_label="cumulative longs")
     fig.line("short_edge", "cum_short_usd", source=cum, y_range_name="cum", color=SHORT_COLOR, line_width=2, legend_label="cumulative shorts")
     fig.add_layout(Span(location=price, dimension="height", line_color=PRICE_COLOR, line_dash="dashed", line_width=2))
@@ -155,8 +161,8 @@ def map_figure(
             tooltips=[("bin", "@low{$0,0} - @high{$0,0}"), ("longs", "@long_usd{$0.0a}"), ("shorts", "@short_usd{$0.0a}")],
         )
     )
-    fig.xaxis.formatter = _PRICE_TICKS
-    fig.yaxis[0].formatter = _USD_TICKS
+    fig.xaxis.formatter = _price_ticks()
+    fig.yaxis[0].formatter = _usd_ticks()
     fig.legend.location = "top_left"
     fig.legend.click_policy = "hide"
     return fig
@@ -182,3 +188,42 @@ def clusters_table(clusters: pd.DataFrame, *, width: int = 900) -> DataTable:
         TableColumn(field="share", title="share of side"),
     ]
     return DataTable(source=src, columns=cols, width=width, height=28 * (len(clusters) + 1) + 10, index_position=None)
+
+
+def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, height: int = 340) -> figure:
+    """The domino chains after an up and a down shock: price per step (lines), forced USD per step (bars).
+
+    Sources: ``cascade_up``, ``cascade_down`` (columns ``step, price, liquidated_usd, cumulative_usd``).
+    """
+    fig = figure(
+        width=width,
+        height=height,
+        title=f"Cascade after a {up.shock:+.2%} / {down.shock:+.2%} shock from {price_text(up.start_price)} "
+        f"(depth {usd(up.depth_usd)} per 1%, {up.impact} impact; estimate)",
+        x_axis_label="step (0 = the shock itself)",
+        y_axis_label="price (USD)",
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
+    top = max(float(up.steps["liquidated_usd"].max()), float(down.steps["liquidated_usd"].max()), 1.0)
+    fig.extra_y_ranges = {"usd": Range1d(0, 1.1 * top)}
+    fig.add_layout(LinearAxis(y_range_name="usd", axis_label="liquidated in the step (USD)", formatter=_usd_ticks()), "right")
+    renderers = []
+    for result, color, name, label in ((up, SHORT_COLOR, "cascade_up", "up: shorts liquidated"), (down, LONG_COLOR, "cascade_down", "down: longs liquidated")):
+        src = ColumnDataSource({c: result.steps[c].to_numpy() for c in ("step", "price", "liquidated_usd", "cumulative_usd")}, name=name)
+        offset = -0.18 if result is up else 0.18
+        fig.vbar(x=dodge("step", offset), width=0.34, top="liquidated_usd", source=src, y_range_name="usd", color=color, alpha=0.35)
+        renderers.append(fig.step("step", "price", source=src, mode="after", color=color, line_width=2, legend_label=label))
+        renderers.append(fig.scatter("step", "price", source=src, color=color, size=7))
+        fig.add_layout(Span(location=result.final_price, dimension="width", line_color=color, line_dash="dotted"))
+    fig.add_layout(Span(location=up.start_price, dimension="width", line_color=PRICE_COLOR, line_dash="dashed"))
+    fig.y_range = DataRange1d(renderers=renderers, range_padding=0.15)
+    fig.add_tools(
+        HoverTool(
+            renderers=renderers,
+            tooltips=[("step", "@step"), ("price", "@price{$0,0}"), ("liquidated", "@liquidated_usd{$0.0a}"), ("cumulative", "@cumulative_usd{$0.0a}")],
+        )
+    )
+    fig.yaxis[0].formatter = _price_ticks()
+    fig.legend.location = "top_left"
+    return fig
+

@@ -13,15 +13,28 @@ from bokeh.layouts import column
 from bokeh.models import Div
 from bokeh.resources import CDN, INLINE
 
+from liqtools.analysis.cascade import Impact, asymmetry, simulate_cascade
 from liqtools.analysis.moment import ClusterView
-from liqtools.plotting.figures import clusters_table, heatmap_figure, map_figure
-from liqtools.plotting.theme import CAVEAT
+from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure
+from liqtools.plotting.theme import CAVEAT, usd
 
 __all__ = ["report_html", "write_report"]
 
 
-def report_html(view: ClusterView, df: pd.DataFrame, *, inline: bool = True, title: str = "liqtools report") -> str:
-    """The report as one HTML string; ``inline=True`` embeds BokehJS so it opens offline (about 1 MB)."""
+def report_html(
+    view: ClusterView,
+    df: pd.DataFrame,
+    *,
+    depth_usd: float | None = None,
+    shock: float = 0.01,
+    impact: Impact = "linear",
+    inline: bool = True,
+    title: str = "liqtools report",
+) -> str:
+    """The report as one HTML string; ``inline=True`` embeds BokehJS so it opens offline (about 1 MB).
+
+    Sections: header with sentences and caveats, heatmap with candles, map with clusters, clusters table,
+    and the cascade after a +/-``shock`` with ``depth_usd`` (default: the bundled depth snapshot)."""
     hm = view.heatmap
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in view.sentences())
     header = Div(
@@ -40,14 +53,42 @@ def report_html(view: ClusterView, df: pd.DataFrame, *, inline: bool = True, tit
         map_figure(view.map, view.price, clusters=view.clusters),
         Div(text="<h3>Clusters</h3>", width=900),
         clusters_table(view.clusters),
+        *_cascade_section(view, depth_usd, shock, impact),
     ]
     return file_html(column(*parts), resources=INLINE if inline else CDN, title=title)
 
 
-def write_report(path: str | os.PathLike[str], view: ClusterView, df: pd.DataFrame, *, inline: bool = True) -> Path:
-    """Write :func:`report_html` to ``path`` atomically (a temporary file renamed into place)."""
+def _cascade_section(view: ClusterView, depth_usd: float | None, shock: float, impact: Impact) -> list[object]:
+    from liqtools.data.sample import sample_depth_usd
+
+    depth = sample_depth_usd() if depth_usd is None else depth_usd
+    size = abs(shock) or 0.01
+    up = simulate_cascade(view.levels, view.price, size, depth_usd=depth, impact=impact)
+    down = simulate_cascade(view.levels, view.price, -size, depth_usd=depth, impact=impact)
+    asym = asymmetry(view.levels, view.price, shocks=sorted({size / 2, size, 2 * size}), depth_usd=depth, impact=impact)
+    rows = "".join(
+        f"<tr><td>{r.shock:.2%}</td><td>{r.up_move_pct:+.2f}%</td><td>{usd(r.up_forced_usd)}</td><td>{r.up_steps}</td>"
+        f"<td>{r.down_move_pct:+.2f}%</td><td>{usd(r.down_forced_usd)}</td><td>{r.down_steps}</td></tr>"
+        for r in asym.itertuples()
+    )
+    text = (
+        "<h3>Cascade</h3>"
+        + "".join(f"<p>{html.escape(line)}</p>" for result in (up, down) for line in result.summary().splitlines())
+        + "<table border='1' cellpadding='4' style='border-collapse:collapse'><tr><th>shock</th><th>up move</th>"
+        "<th>up forced</th><th>up steps</th><th>down move</th><th>down forced</th><th>down steps</th></tr>"
+        + rows
+        + "</table>"
+    )
+    return [Div(text=text, width=900), cascade_figure(up, down)]
+
+
+def write_report(
+    path: str | os.PathLike[str], view: ClusterView, df: pd.DataFrame, *, inline: bool = True, **options: object
+) -> Path:
+    """Write :func:`report_html` to ``path`` atomically (a temporary file renamed into place); ``options`` go
+    to :func:`report_html`."""
     target = Path(path)
-    text = report_html(view, df, inline=inline)
+    text = report_html(view, df, inline=inline, **options)  # type: ignore[arg-type]
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

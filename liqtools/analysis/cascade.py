@@ -1,0 +1,316 @@
+"""The cascade simulator: the domino chain of forced orders (MODEL.md section 6).
+
+A shock moves the price from P0 to p_0 = P0 (1 + d). Every short level with P0 < q <= p_k (for an up
+move) is liquidated with market buys; the cumulative forced flow Q_k moves the price by the impact
+law m(Q) from the shocked price, p_{k+1} = P0 (1 + d) exp(m(Q_k)), which may reach more levels; the
+chain stops when no new level is reached. A down move mirrors it with long levels.
+
+Depth D is the USD of market orders that move the price by 1%: linear impact m(Q) = 0.01 Q / D,
+square-root impact m(Q) = 0.01 sqrt(Q / D) (both log-returns). Real books thin out during a cascade and
+the simulator holds D constant, so its moves are a lower bound for a given set of levels; the levels
+themselves are estimates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from liqtools._format import price_text, usd
+from liqtools.analysis.levels import level_arrays
+from liqtools.errors import DataError
+
+__all__ = ["CascadeResult", "simulate_cascade", "tipping_point", "asymmetry", "Impact"]
+
+Impact = Literal["linear", "sqrt"]
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """One simulated cascade.
+
+    Attributes
+    ----------
+    steps
+        One row per domino: ``step`` (0 is the shock itself), ``price`` (the price that reached the
+        step's levels), ``liquidated_usd`` (newly liquidated notional), ``cumulative_usd``.
+    final_price
+        Where the chain stops: P0 (1 + d) exp(m(total_usd)).
+    total_usd
+        Total forced flow.
+    direction
+        ``"up"`` (short squeeze, positive shock) or ``"down"`` (long flush).
+    start_price, shock, depth_usd, impact
+        The inputs.
+    """
+
+    steps: pd.DataFrame
+    final_price: float
+    total_usd: float
+    direction: Literal["up", "down"]
+    start_price: float
+    shock: float
+    depth_usd: float
+    impact: Impact
+
+    @property
+    def move_pct(self) -> float:
+        """Final move from the start price, percent."""
+        return (self.final_price / self.start_price - 1.0) * 100.0
+
+    @property
+    def n_steps(self) -> int:
+        """Dominoes that liquidated something (the shock's own step counts when it reached levels)."""
+        return int((self.steps["liquidated_usd"] > 0).sum())
+
+    def summary(self) -> str:
+        """A few plain lines: the shock, the chain, where it stops."""
+        kind = "short squeeze" if self.direction == "up" else "long flush"
+        lines = [
+            f"{kind}: shock {self.shock:+.2%} from {price_text(self.start_price)} with depth {usd(self.depth_usd)} per 1% "
+            f"({self.impact} impact)",
+            f"  {self.n_steps} step(s) liquidated {usd(self.total_usd)}; final price {price_text(self.final_price)} "
+            f"({self.move_pct:+.2f}%, of which {self.move_pct - self.shock * 100:+.2f} points forced).",
+            "  Estimate: depth held constant (real books thin out), levels modelled, not observed.",
+        ]
+        if self.impact == "linear" and self.total_usd > 10 * self.depth_usd:
+            lines.append(
+                f"  The forced flow is {self.total_usd / self.depth_usd:,.0f}x the depth: linear impact is far outside "
+                "the range where it describes real books; the square-root law (impact='sqrt') is the usual choice there."
+            )
+        return "\n".join(lines)
+
+
+def _impact(q, depth: float, impact: Impact):  # type: ignore[no-untyped-def]
+    """m(Q) as a log-return: 0.01 Q / D or 0.01 sqrt(Q / D); scalars stay Python floats (fast in the step loop)."""
+    if impact == "linear":
+        return 0.01 * q / depth
+    return 0.01 * (np.sqrt(q / depth) if isinstance(q, np.ndarray) else math.sqrt(q / depth))
+
+
+class _Book:
+    """Levels sorted by distance from the start price on each side, with cumulative notional."""
+
+    def __init__(self, levels: pd.DataFrame, price: float) -> None:
+        q, v, is_long = level_arrays(levels)
+        up = ~is_long & (q > price)
+        order = np.argsort(q[up])
+        self.up_q = q[up][order]  # ascending
+        self.up_cum = np.concatenate([[0.0], np.cumsum(v[up][order])])
+        down = is_long & (q < price)
+        order = np.argsort(-q[down])
+        self.down_neg_q = -q[down][order]  # ascending (prices descending)
+        self.down_cum = np.concatenate([[0.0], np.cumsum(v[down][order])])
+        self.price = price
+
+    def reached(self, p: float | np.ndarray, up: bool) -> int | np.ndarray:
+        """How many levels of the side lie between the start price and p (inclusive of p)."""
+        if up:
+            return np.searchsorted(self.up_q, p, side="right")
+        return np.searchsorted(self.down_neg_q, -p, side="right")
+
+    def run(self, shock: float, depth: float, impact: Impact, *, record: bool) -> tuple[float, float, pd.DataFrame | None]:
+        """Iterate p_{k+1} = P0 (1 + d) exp(+-m(Q_k)) to its end: step by step for short chains, then, past
+        _LOOP_STEPS steps, through the whole 'next reach' map at once (the chain ends at its first fixed point).
+
+        Returns the final price, the total forced flow and (with ``record``) the steps table."""
+        up = shock >= 0
+        cum = self.up_cum if up else self.down_cum
+        sign = 1.0 if up else -1.0
+        base = self.price * (1.0 + shock)
+        k = int(self.reached(base, up))
+        prices, visited = [base], [k]  # the price that reached each step's levels, and the levels reached
+        for _ in range(_LOOP_STEPS):
+            p_next = base * math.exp(sign * _impact(float(cum[k]), depth, impact))
+            k_next = int(self.reached(p_next, up))
+            if k_next == k:
+                return p_next, float(cum[k]), _steps(prices, visited, cum) if record else None
+            prices.append(p_next)
+            visited.append(k_next)
+            k = k_next
+        # long chain: the reach of every prefix at once; next_k is monotone with next_k[j] >= j
+        p_all = base * np.exp(sign * _impact(cum[k:], depth, impact))
+        rel = self.reached(p_all, up) - k
+        stop = int(np.flatnonzero(rel == np.arange(len(rel)))[0])
+        if record and stop != 0:
+            # visit the chain 0 -> rel[0] -> ... -> stop by doubling (pointer jumping)
+            chain, jump = np.array([0]), rel
+            while chain[-1] != stop:
+                chain = np.concatenate([chain, jump[chain]])
+                jump = jump[jump]
+            chain = chain[: int(np.argmax(chain == stop)) + 1]
+            prices = np.concatenate([prices, p_all[chain[:-1]]])
+            visited = np.concatenate([visited, k + chain[1:]])
+        return float(p_all[stop]), float(cum[k + stop]), _steps(prices, visited, cum) if record else None
+
+
+def _steps(prices: list[float] | np.ndarray, visited: list[int] | np.ndarray, cum: np.ndarray) -> pd.DataFrame:
+    reached = cum[np.asarray(visited, dtype=np.int64)]
+    return pd.DataFrame(
+        {
+            "step": np.arange(len(reached), dtype=np.int64),
+            "price": np.asarray(prices, dtype=np.float64),
+            "liquidated_usd": np.diff(reached, prepend=0.0),
+            "cumulative_usd": reached,
+        }
+    )
+
+
+_LOOP_STEPS = 64
+
+
+def _check(price: float, shock: float, depth_usd: float, impact: str) -> tuple[float, float, float]:
+    p = float(price)
+    if not (math.isfinite(p) and p > 0):
+        raise DataError(f"price must be a positive number, got {price}")
+    d = float(shock)
+    if not math.isfinite(d) or d <= -1.0:
+        raise DataError(f"shock must be a fraction > -1 (e.g. 0.01 for +1%), got {shock}")
+    depth = float(depth_usd)
+    if not (math.isfinite(depth) and depth > 0):
+        raise DataError(f"depth_usd must be > 0 (USD of market orders that move the price by 1%), got {depth_usd}")
+    if impact not in ("linear", "sqrt"):
+        raise DataError(f"impact must be 'linear' or 'sqrt', got {impact!r}")
+    return p, d, depth
+
+
+def simulate_cascade(
+    levels: pd.DataFrame,
+    price: float,
+    shock: float,
+    *,
+    depth_usd: float,
+    impact: Impact = "linear",
+) -> CascadeResult:
+    """Simulate the liquidation cascade that a price shock sets off (MODEL.md section 6).
+
+    Parameters
+    ----------
+    levels
+        ``price, notional_usd, side`` frame (``Heatmap.levels_at``, :func:`synthetic_levels`).
+    price
+        Start price P0.
+    shock
+        Fraction: positive moves up (short squeeze), negative down (long flush); must be > -1.
+    depth_usd
+        USD of market orders that move the price by 1%.
+    impact
+        ``"linear"`` (m = 0.01 Q / D) or ``"sqrt"`` (m = 0.01 sqrt(Q / D)).
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"price": [101.0, 102.0, 110.0], "notional_usd": [1e6, 2e6, 1e6], "side": "short"})
+    >>> r = simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6)
+    >>> r.steps[["step", "liquidated_usd"]].to_dict("list")
+    {'step': [0, 1], 'liquidated_usd': [1000000.0, 2000000.0]}
+    >>> round(r.final_price, 4)  # 101 * exp(0.03): 110 is out of reach
+    104.0759
+    """
+    p0, d, depth = _check(price, shock, depth_usd, impact)
+    book = _Book(levels, p0)
+    final, total, steps = book.run(d, depth, impact, record=True)
+    assert steps is not None
+    return CascadeResult(steps, final, total, "up" if d >= 0 else "down", p0, d, depth, impact)
+
+
+def tipping_point(
+    levels: pd.DataFrame,
+    price: float,
+    target: float,
+    *,
+    depth_usd: float,
+    impact: Impact = "linear",
+    max_shock: float = 0.5,
+    rtol: float = 1e-7,
+) -> float:
+    """The smallest shock (fraction, signed) whose cascade carries the price to ``target``.
+
+    Bisection on the shock, since the final price is monotone in it (MODEL.md section 6). The shock
+    that moves the price straight to the target always works, so the answer is at most
+    ``target / price - 1``; the cascade can only lower it.
+
+    Raises a ``DataError`` when no shock of magnitude up to ``max_shock`` reaches the target.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"price": [101.0, 102.5], "notional_usd": [1e6, 2e6], "side": "short"})
+    >>> d = tipping_point(lv, 100.0, 104.0, depth_usd=1e6)
+    >>> round(d, 4)  # +1.48% takes $101; its forced buying takes $102.5, whose buying carries past $104
+    0.0148
+    """
+    p0, _, depth = _check(price, 0.0, depth_usd, impact)
+    t = float(target)
+    if not (math.isfinite(t) and t > 0):
+        raise DataError(f"target must be a positive price, got {target}")
+    if not 0 < max_shock < 1:
+        raise DataError(f"max_shock must be in (0, 1), got {max_shock}")
+    if t == p0:
+        return 0.0
+    up = t > p0
+    book = _Book(levels, p0)
+
+    def reaches(d: float) -> bool:
+        final = book.run(d, depth, impact, record=False)[0]
+        return final >= t if up else final <= t
+
+    direct = t / p0 - 1.0
+    hi = min(abs(direct), max_shock)
+    if not reaches(hi if up else -hi):
+        raise DataError(
+            f"no shock up to {max_shock:.0%} carries the price from {price_text(p0)} to {price_text(t)} "
+            f"with depth {usd(depth)} per 1%; raise max_shock or check the target"
+        )
+    lo = 0.0
+    while hi - lo > rtol * hi:
+        mid = 0.5 * (lo + hi)
+        if reaches(mid if up else -mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi if up else -hi
+
+
+def asymmetry(
+    levels: pd.DataFrame,
+    price: float,
+    *,
+    shocks: Sequence[float] = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05),
+    depth_usd: float,
+    impact: Impact = "linear",
+) -> pd.DataFrame:
+    """Up and down cascades for the same shock sizes, side by side: why a setup is asymmetric.
+
+    Returns one row per shock size with, for each direction, the final move (percent), the forced flow
+    (USD) and the number of steps, plus ``ratio`` = |up move| / |down move|.
+
+    Examples
+    --------
+    >>> lv = pd.DataFrame({"price": [101.0, 95.0], "notional_usd": [5e6, 5e6], "side": ["short", "long"]})
+    >>> asymmetry(lv, 100.0, shocks=[0.01], depth_usd=1e6)[["shock", "up_forced_usd", "down_forced_usd"]]
+       shock  up_forced_usd  down_forced_usd
+    0   0.01      5000000.0              0.0
+    """
+    p0, _, depth = _check(price, 0.0, depth_usd, impact)
+    book = _Book(levels, p0)
+    rows = []
+    for s in shocks:
+        s = float(s)
+        if not 0 < s < 1:
+            raise DataError(f"shock sizes must be in (0, 1), got {s}")
+        row: dict[str, float] = {"shock": s}
+        for name, d in (("up", s), ("down", -s)):
+            final, total, steps = book.run(d, depth, impact, record=True)
+            assert steps is not None
+            row[f"{name}_final_price"] = final
+            row[f"{name}_move_pct"] = (final / p0 - 1.0) * 100.0
+            row[f"{name}_forced_usd"] = total
+            row[f"{name}_steps"] = int((steps["liquidated_usd"] > 0).sum())
+        row["ratio"] = abs(row["up_move_pct"]) / abs(row["down_move_pct"])
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    return out.astype({"up_steps": np.int64, "down_steps": np.int64})
