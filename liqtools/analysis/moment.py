@@ -13,7 +13,29 @@ from liqtools.analysis.levels import find_clusters, liquidation_map
 from liqtools.analysis.profile import LeverageProfile
 from liqtools._format import price_text, usd
 
-__all__ = ["ClusterView", "clusters_at"]
+__all__ = ["ClusterView", "clusters_at", "describe_clusters"]
+
+
+def describe_clusters(clusters: pd.DataFrame, price: float) -> list[str]:
+    """One plain sentence per side about its largest cluster.
+
+    >>> c = pd.DataFrame({"side": ["short"], "low": [73_600.0], "high": [76_600.0], "notional_usd": [2.706e8],
+    ...                   "distance_pct": [0.27], "share": [0.5]})
+    >>> describe_clusters(c, 73_400.0)
+    ['Shorts: $270.6M between $73,600 and $76,600, 0.27% above $73,400.', 'Longs: no cluster found.']
+    """
+    out = []
+    for side, word, where in (("short", "Shorts", "above"), ("long", "Longs", "below")):
+        rows = clusters[clusters["side"] == side]
+        if rows.empty:
+            out.append(f"{word}: no cluster found.")
+            continue
+        r = rows.iloc[0]
+        out.append(
+            f"{word}: {usd(r.notional_usd)} between {price_text(r.low)} and {price_text(r.high)}, "
+            f"{abs(r.distance_pct):.2f}% {where} {price_text(price)}."
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -28,20 +50,8 @@ class ClusterView:
     clusters: pd.DataFrame
 
     def sentences(self) -> list[str]:
-        """One plain sentence per side about its largest cluster, e.g.
-        ``"Shorts: $270.6M between $73,600 and $76,600, +0.27% above $73,400."``"""
-        out = []
-        for side, word, where in (("short", "Shorts", "above"), ("long", "Longs", "below")):
-            rows = self.clusters[self.clusters["side"] == side]
-            if rows.empty:
-                out.append(f"{word}: no cluster found.")
-                continue
-            r = rows.iloc[0]
-            out.append(
-                f"{word}: {usd(r.notional_usd)} between {price_text(r.low)} and {price_text(r.high)}, "
-                f"{r.distance_pct:+.2f}% {where} {price_text(self.price)}."
-            )
-        return out
+        """One plain sentence per side about its largest cluster (see :func:`describe_clusters`)."""
+        return describe_clusters(self.clusters, self.price)
 
     def summary(self) -> str:
         """Sentences, the time and price, and the model's caveat, as plain text."""

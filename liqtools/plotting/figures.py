@@ -1,11 +1,14 @@
-"""Bokeh figure builders: results in, figures out (never shown). Sources carry stable names."""
+"""Bokeh figure builders: results in, figures out (never shown). Sources carry stable names.
+
+Each picture has a ``*_data`` function giving the columns of its named sources, so a widget can
+refresh a figure by assigning ``source.data = data[name]`` with exactly what the builder would draw.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 from bokeh.models import (
-    BoxAnnotation,
     ColumnDataSource,
     DataRange1d,
     DataTable,
@@ -18,14 +21,33 @@ from bokeh.models import (
     TableColumn,
 )
 from bokeh.palettes import Inferno256
+from bokeh.layouts import row
+from bokeh.models import Row
 from bokeh.plotting import figure
-from bokeh.transform import dodge
 
 from liqtools.analysis.cascade import CascadeResult
 from liqtools.analysis.heatmap import Heatmap
 from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, SHORT_COLOR, price_text, usd
 
-__all__ = ["heatmap_figure", "map_figure", "clusters_table", "cascade_figure"]
+__all__ = [
+    "heatmap_figure",
+    "heatmap_data",
+    "map_figure",
+    "map_data",
+    "clusters_table",
+    "clusters_data",
+    "cascade_figure",
+    "cascade_data",
+    "cascade_levels_data",
+    "heatmap_color_high",
+    "map_side_figure",
+    "liquidations_data",
+    "liquidations_figure",
+    "to_ms",
+]
+
+Data = dict[str, dict[str, object]]
+
 
 def _usd_ticks() -> NumeralTickFormatter:
     return NumeralTickFormatter(format="$0.[0]a")
@@ -35,21 +57,52 @@ def _price_ticks() -> NumeralTickFormatter:
     return NumeralTickFormatter(format="$0,0")
 
 
-def _ms(index: pd.DatetimeIndex) -> np.ndarray:
+def to_ms(index: pd.DatetimeIndex) -> np.ndarray:
+    """UTC times as float milliseconds since the epoch (bokeh's datetime axis unit)."""
     return index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ms]").astype(np.int64).astype(float)
+
+
+# ---------------------------------------------------------------------------- heatmap over time
+
+
+def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
+    """Columns of the sources ``heatmap_image`` and ``candles``."""
+    total = hm.long + hm.short
+    times = to_ms(hm.times)
+    step = float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0
+    return {
+        "heatmap_image": {
+            "image": [np.ascontiguousarray(total.T, dtype=np.float32)],  # display only: float32 halves the page
+            "x": [times[0] - step if len(times) else 0.0],
+            "y": [float(hm.edges[0])],
+            "dw": [step * len(times)],
+            "dh": [float(hm.edges[-1] - hm.edges[0])],
+        },
+        "candles": {
+            "time": to_ms(df.index),
+            "open": df["open"].to_numpy(),
+            "high": df["high"].to_numpy(),
+            "low": df["low"].to_numpy(),
+            "close": df["close"].to_numpy(),
+            "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
+        },
+    }
+
+
+def heatmap_color_high(hm: Heatmap) -> float:
+    """Top of the colour scale: the 99.5th percentile of non-empty cells, so a few hot cells do not wash out the rest."""
+    total = hm.long + hm.short
+    positive = total[total > 0]
+    return float(np.quantile(positive, 0.995)) if len(positive) else 1.0
 
 
 def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: int = 420) -> figure:
     """The heatmap over time (long + short USD per price bin) as an image, with the candles on top.
 
-    Sources: ``heatmap_image`` (one image) and ``candles``.
+    Sources: ``heatmap_image`` (one image) and ``candles``. The colour mapper is ``fig.heatmap_mapper``.
     """
-    total = hm.long + hm.short
-    times = _ms(hm.times)
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0
-    positive = total[total > 0]
-    high = float(np.quantile(positive, 0.995)) if len(positive) else 1.0
-    mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=high)
+    data = heatmap_data(hm, df)
+    mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=heatmap_color_high(hm), name="heatmap_mapper")
     fig = figure(
         x_axis_type="datetime",
         width=width,
@@ -60,16 +113,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
         tools="pan,wheel_zoom,box_zoom,reset,save",
         background_fill_color="black",
     )
-    image = ColumnDataSource(
-        {
-            "image": [np.ascontiguousarray(total.T, dtype=np.float32)],  # display only: float32 halves the page
-            "x": [times[0] - step] if len(times) else [0.0],
-            "y": [hm.edges[0]],
-            "dw": [step * len(times)],
-            "dh": [hm.edges[-1] - hm.edges[0]],
-        },
-        name="heatmap_image",
-    )
+    image = ColumnDataSource(data["heatmap_image"], name="heatmap_image")
     img = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=image, color_mapper=mapper)
     fig.add_tools(
         HoverTool(
@@ -78,26 +122,51 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
             formatters={"$x": "datetime"},
         )
     )
-    candles = ColumnDataSource(
-        {
-            "time": _ms(df.index),
-            "open": df["open"].to_numpy(),
-            "high": df["high"].to_numpy(),
-            "low": df["low"].to_numpy(),
-            "close": df["close"].to_numpy(),
-            "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
-        },
-        name="candles",
-    )
-    width_ms = 0.7 * (float(np.median(np.diff(_ms(df.index)))) if len(df) > 1 else 3_600_000.0)
+    candles = ColumnDataSource(data["candles"], name="candles")
+    times = data["candles"]["time"]
+    width_ms = 0.7 * (float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0)  # type: ignore[arg-type]
     fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
     fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
     fig.yaxis.formatter = _price_ticks()
     lo, hi = float(df["low"].min()), float(df["high"].max())
     pad = 0.25 * (hi - lo)
-    fig.y_range = Range1d(max(hm.edges[0], lo - pad), min(hm.edges[-1], hi + pad))
-    fig.x_range = Range1d(times[0] - step if len(times) else 0, times[-1] if len(times) else 1)
+    fig.y_range = Range1d(max(float(hm.edges[0]), lo - pad), min(float(hm.edges[-1]), hi + pad))
+    x0 = data["heatmap_image"]["x"][0]  # type: ignore[index]
+    fig.x_range = Range1d(x0, x0 + data["heatmap_image"]["dw"][0])  # type: ignore[index]
     return fig
+
+
+# ---------------------------------------------------------------------------- map at one moment
+
+
+def map_data(map_df: pd.DataFrame, price: float, clusters: pd.DataFrame | None = None) -> Data:
+    """Columns of the sources ``map_bars``, ``map_cumulative``, ``map_clusters`` and ``map_price``."""
+    low = map_df["low"].to_numpy()
+    high = map_df["high"].to_numpy()
+    c = clusters if clusters is not None else pd.DataFrame(columns=["side", "low", "high", "notional_usd"])
+    return {
+        "map_bars": {
+            "price": map_df.index.to_numpy(),
+            "low": low,
+            "high": high,
+            "long_usd": map_df["long_usd"].to_numpy(),
+            "short_usd": map_df["short_usd"].to_numpy(),
+        },
+        "map_cumulative": {
+            "long_edge": low,
+            "short_edge": high,
+            "cum_long_usd": np.where(low <= price, map_df["cum_long_usd"].to_numpy(), np.nan),
+            "cum_short_usd": np.where(high > price, map_df["cum_short_usd"].to_numpy(), np.nan),
+        },
+        "map_clusters": {
+            "left": c["low"].to_numpy(dtype=float),
+            "right": c["high"].to_numpy(dtype=float),
+            "side": c["side"].tolist(),
+            "notional_usd": c["notional_usd"].to_numpy(dtype=float),
+            "color": [SHORT_COLOR if s == "short" else LONG_COLOR for s in c["side"]],
+        },
+        "map_price": {"x": [float(price)]},
+    }
 
 
 def map_figure(
@@ -112,27 +181,10 @@ def map_figure(
     """The liquidation map at one moment: long bars below the price, short bars above, cumulative curves.
 
     Bars use the left axis (USD per bin), the cumulative curves the right axis. Sources: ``map_bars``,
-    ``map_cumulative``; clusters are shaded.
+    ``map_cumulative``, ``map_clusters`` (shaded bands), ``map_price`` (the current price line).
     """
-    bars = ColumnDataSource(
-        {
-            "price": map_df.index.to_numpy(),
-            "low": map_df["low"].to_numpy(),
-            "high": map_df["high"].to_numpy(),
-            "long_usd": map_df["long_usd"].to_numpy(),
-            "short_usd": map_df["short_usd"].to_numpy(),
-        },
-        name="map_bars",
-    )
-    cum = ColumnDataSource(
-        {
-            "long_edge": map_df["low"].to_numpy(),
-            "short_edge": map_df["high"].to_numpy(),
-            "cum_long_usd": np.where(map_df["low"].to_numpy() <= price, map_df["cum_long_usd"].to_numpy(), np.nan),
-            "cum_short_usd": np.where(map_df["high"].to_numpy() > price, map_df["cum_short_usd"].to_numpy(), np.nan),
-        },
-        name="map_cumulative",
-    )
+    data = map_data(map_df, price, clusters)
+    src = {name: ColumnDataSource(cols, name=name) for name, cols in data.items()}
     fig = figure(
         width=width,
         height=height,
@@ -142,19 +194,16 @@ def map_figure(
         tools="pan,xwheel_zoom,box_zoom,reset,save",
     )
     size = float(map_df["high"].iloc[0] - map_df["low"].iloc[0]) if len(map_df) else 1.0
-    r_long = fig.vbar(x="price", width=0.9 * size, top="long_usd", source=bars, color=LONG_COLOR, alpha=0.8, legend_label="long liquidations")
-    r_short = fig.vbar(x="price", width=0.9 * size, top="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8, legend_label="short liquidations")
+    fig.vstrip(x0="left", x1="right", source=src["map_clusters"], fill_color="color", fill_alpha=0.12, line_alpha=0)
+    r_long = fig.vbar(x="price", width=0.9 * size, top="long_usd", source=src["map_bars"], color=LONG_COLOR, alpha=0.8, legend_label="long liquidations")
+    r_short = fig.vbar(x="price", width=0.9 * size, top="short_usd", source=src["map_bars"], color=SHORT_COLOR, alpha=0.8, legend_label="short liquidations")
     fig.y_range = DataRange1d(renderers=[r_long, r_short], start=0)
-    top = float(max(map_df["cum_long_usd"].max(), map_df["cum_short_usd"].max(), 1.0)) if len(map_df) else 1.0
-    fig.extra_y_ranges = {"cum": Range1d(0, 1.05 * top)}
+    fig.extra_y_ranges = {"cum": DataRange1d(start=0)}
     fig.add_layout(LinearAxis(y_range_name="cum", axis_label="cumulative from price (USD)", formatter=_usd_ticks()), "right")
-    fig.line("long_edge", "cum_long_usd", source=cum, y_range_name="cum", color=LONG_COLOR, line_width=2, legend_label="cumulative longs")
-    fig.line("short_edge", "cum_short_usd", source=cum, y_range_name="cum", color=SHORT_COLOR, line_width=2, legend_label="cumulative shorts")
-    fig.add_layout(Span(location=price, dimension="height", line_color=PRICE_COLOR, line_dash="dashed", line_width=2))
-    if clusters is not None:
-        for row in clusters.itertuples():
-            color = SHORT_COLOR if row.side == "short" else LONG_COLOR
-            fig.add_layout(BoxAnnotation(left=row.low, right=row.high, fill_color=color, fill_alpha=0.12))
+    r_cl = fig.line("long_edge", "cum_long_usd", source=src["map_cumulative"], y_range_name="cum", color=LONG_COLOR, line_width=2, legend_label="cumulative longs")
+    r_cs = fig.line("short_edge", "cum_short_usd", source=src["map_cumulative"], y_range_name="cum", color=SHORT_COLOR, line_width=2, legend_label="cumulative shorts")
+    fig.extra_y_ranges["cum"].renderers = [r_cl, r_cs]
+    fig.vspan(x="x", source=src["map_price"], line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
     fig.add_tools(
         HoverTool(
             renderers=[r_long, r_short],
@@ -168,18 +217,23 @@ def map_figure(
     return fig
 
 
+# ---------------------------------------------------------------------------- clusters table
+
+
+def clusters_data(clusters: pd.DataFrame) -> dict[str, object]:
+    """Columns of the source ``clusters`` (formatted text)."""
+    return {
+        "side": clusters["side"].tolist(),
+        "range": [f"{price_text(lo)} - {price_text(hi)}" for lo, hi in zip(clusters["low"], clusters["high"])],
+        "notional": [usd(v) for v in clusters["notional_usd"]],
+        "distance": [f"{d:+.2f}%" for d in clusters["distance_pct"]],
+        "share": [f"{s:.0%}" for s in clusters["share"]],
+    }
+
+
 def clusters_table(clusters: pd.DataFrame, *, width: int = 900) -> DataTable:
     """The clusters as an interactive table (source ``clusters``)."""
-    src = ColumnDataSource(
-        {
-            "side": clusters["side"].tolist(),
-            "range": [f"{price_text(lo)} - {price_text(hi)}" for lo, hi in zip(clusters["low"], clusters["high"])],
-            "notional": [usd(v) for v in clusters["notional_usd"]],
-            "distance": [f"{d:+.2f}%" for d in clusters["distance_pct"]],
-            "share": [f"{s:.0%}" for s in clusters["share"]],
-        },
-        name="clusters",
-    )
+    src = ColumnDataSource(clusters_data(clusters), name="clusters")
     cols = [
         TableColumn(field="side", title="side"),
         TableColumn(field="range", title="price range"),
@@ -187,43 +241,138 @@ def clusters_table(clusters: pd.DataFrame, *, width: int = 900) -> DataTable:
         TableColumn(field="distance", title="distance from price"),
         TableColumn(field="share", title="share of side"),
     ]
-    return DataTable(source=src, columns=cols, width=width, height=28 * (len(clusters) + 1) + 10, index_position=None)
+    return DataTable(source=src, columns=cols, width=width, height=28 * (max(len(clusters), 3) + 1) + 10, index_position=None)
 
 
-def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, height: int = 340) -> figure:
-    """The domino chains after an up and a down shock: price per step (lines), forced USD per step (bars).
+# ---------------------------------------------------------------------------- cascade
 
-    Sources: ``cascade_up``, ``cascade_down`` (columns ``step, price, liquidated_usd, cumulative_usd``).
-    """
-    fig = figure(
-        width=width,
-        height=height,
-        title=f"Cascade after a {up.shock:+.2%} / {down.shock:+.2%} shock from {price_text(up.start_price)} "
-        f"(depth {usd(up.depth_usd)} per 1%, {up.impact} impact; estimate)",
-        x_axis_label="step (0 = the shock itself)",
-        y_axis_label="price (USD)",
-        tools="pan,wheel_zoom,box_zoom,reset,save",
-    )
-    top = max(float(up.steps["liquidated_usd"].max()), float(down.steps["liquidated_usd"].max()), 1.0)
-    fig.extra_y_ranges = {"usd": Range1d(0, 1.1 * top)}
+
+def cascade_data(result: CascadeResult) -> dict[str, object]:
+    """Columns of a cascade source (``cascade_up`` / ``cascade_down``)."""
+    return {c: result.steps[c].to_numpy() for c in ("step", "price", "liquidated_usd", "cumulative_usd")}
+
+
+def cascade_levels_data(result: CascadeResult) -> dict[str, object]:
+    """Columns of ``cascade_*_levels``: the start and final prices as horizontal lines."""
+    return {"y": [result.start_price, result.final_price], "color": [PRICE_COLOR, SHORT_COLOR if result.direction == "up" else LONG_COLOR]}
+
+
+def _cascade_panel(result: CascadeResult, name: str, color: str, title: str, width: int, height: int) -> figure:
+    fig = figure(width=width, height=height, title=title, x_axis_label="step (0 = the shock itself)", y_axis_label="price (USD)", tools="pan,wheel_zoom,reset,save")
+    src = ColumnDataSource(cascade_data(result), name=name)
+    fig.extra_y_ranges = {"usd": DataRange1d(start=0)}
     fig.add_layout(LinearAxis(y_range_name="usd", axis_label="liquidated in the step (USD)", formatter=_usd_ticks()), "right")
-    renderers = []
-    for result, color, name, label in ((up, SHORT_COLOR, "cascade_up", "up: shorts liquidated"), (down, LONG_COLOR, "cascade_down", "down: longs liquidated")):
-        src = ColumnDataSource({c: result.steps[c].to_numpy() for c in ("step", "price", "liquidated_usd", "cumulative_usd")}, name=name)
-        offset = -0.18 if result is up else 0.18
-        fig.vbar(x=dodge("step", offset), width=0.34, top="liquidated_usd", source=src, y_range_name="usd", color=color, alpha=0.35)
-        renderers.append(fig.step("step", "price", source=src, mode="after", color=color, line_width=2, legend_label=label))
-        renderers.append(fig.scatter("step", "price", source=src, color=color, size=7))
-        fig.add_layout(Span(location=result.final_price, dimension="width", line_color=color, line_dash="dotted"))
-    fig.add_layout(Span(location=up.start_price, dimension="width", line_color=PRICE_COLOR, line_dash="dashed"))
-    fig.y_range = DataRange1d(renderers=renderers, range_padding=0.15)
+    bars = fig.vbar(x="step", width=0.6, top="liquidated_usd", source=src, y_range_name="usd", color=color, alpha=0.3)
+    fig.extra_y_ranges["usd"].renderers = [bars]
+    line = fig.step("step", "price", source=src, mode="after", color=color, line_width=2)
+    dots = fig.scatter("step", "price", source=src, color=color, size=7)
+    fig.hspan(y="y", source=ColumnDataSource(cascade_levels_data(result), name=f"{name}_levels"), line_color="color", line_dash="dashed")
+    fig.y_range = DataRange1d(renderers=[line, dots], range_padding=0.2)
     fig.add_tools(
         HoverTool(
-            renderers=renderers,
+            renderers=[dots],
             tooltips=[("step", "@step"), ("price", "@price{$0,0}"), ("liquidated", "@liquidated_usd{$0.0a}"), ("cumulative", "@cumulative_usd{$0.0a}")],
         )
     )
     fig.yaxis[0].formatter = _price_ticks()
-    fig.legend.location = "top_left"
     return fig
 
+
+def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, height: int = 320) -> Row:
+    """The domino chains after a down and an up shock, side by side: price per step (line, left axis) and
+    USD liquidated per step (bars, right axis); dashed lines at the start and final prices.
+
+    Sources: ``cascade_down``, ``cascade_up`` (columns ``step, price, liquidated_usd, cumulative_usd``)
+    and ``cascade_down_levels``, ``cascade_up_levels``.
+    """
+    half = width // 2
+    return row(
+        _cascade_panel(down, "cascade_down", LONG_COLOR, f"Long flush: {down.shock:+.2%} shock (estimate)", half, height),
+        _cascade_panel(up, "cascade_up", SHORT_COLOR, f"Short squeeze: {up.shock:+.2%} shock (estimate)", half, height),
+    )
+
+
+# ---------------------------------------------------------------------------- map beside the heatmap
+
+
+def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | None = None, width: int = 300, height: int = 420) -> figure:
+    """The map turned on its side to sit beside the heatmap: price up the y axis, USD along x.
+
+    Sources: ``side_bars``, ``side_cumulative``, ``side_price`` (same columns as :func:`map_data`'s
+    ``map_bars``, ``map_cumulative``, ``map_price``).
+    """
+    data = map_data(map_df, price)
+    fig = figure(
+        width=width,
+        height=height,
+        title="Levels at the chosen time",
+        x_axis_label="USD per bin",
+        tools="ywheel_zoom,reset",
+        y_range=y_range,  # type: ignore[arg-type]
+    )
+    bars = ColumnDataSource(data["map_bars"], name="side_bars")
+    size = float(map_df["high"].iloc[0] - map_df["low"].iloc[0]) if len(map_df) else 1.0
+    r1 = fig.hbar(y="price", height=0.9 * size, right="long_usd", source=bars, color=LONG_COLOR, alpha=0.8)
+    r2 = fig.hbar(y="price", height=0.9 * size, right="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8)
+    fig.x_range = DataRange1d(renderers=[r1, r2], start=0)
+    cum = ColumnDataSource(data["map_cumulative"], name="side_cumulative")
+    fig.extra_x_ranges = {"cum": DataRange1d(start=0)}
+    fig.add_layout(LinearAxis(x_range_name="cum", axis_label="cumulative from price", formatter=_usd_ticks()), "above")
+    c1 = fig.line("cum_long_usd", "long_edge", source=cum, x_range_name="cum", color=LONG_COLOR, line_width=2)
+    c2 = fig.line("cum_short_usd", "short_edge", source=cum, x_range_name="cum", color=SHORT_COLOR, line_width=2)
+    fig.extra_x_ranges["cum"].renderers = [c1, c2]
+    fig.hspan(y="x", source=ColumnDataSource(data["map_price"], name="side_price"), line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
+    fig.add_tools(HoverTool(renderers=[r1, r2], tooltips=[("bin", "@low{$0,0} - @high{$0,0}"), ("longs", "@long_usd{$0.0a}"), ("shorts", "@short_usd{$0.0a}")]))
+    fig.xaxis[0].formatter = _usd_ticks()
+    fig.yaxis.formatter = _price_ticks()
+    fig.xaxis.major_label_orientation = 0.8
+    return fig
+
+
+def liquidations_data(predicted: pd.DataFrame, realized: pd.DataFrame | None) -> Data:
+    """Columns of ``predicted`` and ``realized``: liquidations per period (realized periods when given)."""
+    if realized is not None and len(realized):
+        # the model's per-candle predictions summed over each realized period [t_k, t_{k+1})
+        edges = realized.index
+        pos = np.searchsorted(edges.asi8, predicted.index.asi8, side="right") - 1
+        ok = pos >= 0
+        if len(edges) > 1:
+            ok &= predicted.index.asi8 < edges.asi8[-1] + int(np.median(np.diff(edges.asi8)))
+        agg = predicted[ok].groupby(pos[ok]).sum().reindex(range(len(edges)), fill_value=0.0)
+        pred_times, pred_long, pred_short = to_ms(edges), agg["long_usd"].to_numpy(), agg["short_usd"].to_numpy()
+        real = {"time": to_ms(edges), "long_usd": realized["long_usd"].to_numpy(), "short_usd": realized["short_usd"].to_numpy()}
+    else:
+        pred_times = to_ms(predicted.index)
+        pred_long, pred_short = predicted["long_usd"].to_numpy(), predicted["short_usd"].to_numpy()
+        real = {"time": np.empty(0), "long_usd": np.empty(0), "short_usd": np.empty(0)}
+    return {
+        "predicted": {"time": pred_times, "long_usd": pred_long, "short_usd": pred_short, "neg_long_usd": -pred_long},
+        "realized": {**real, "neg_long_usd": -np.asarray(real["long_usd"])},
+    }
+
+
+def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, *, x_range: object | None = None, width: int = 900, height: int = 200) -> figure:
+    """Liquidations over time: realized (bars, where the data has them) against the model's prediction
+    (lines), shorts up and longs down. Sources ``realized`` and ``predicted``."""
+    data = liquidations_data(predicted, realized)
+    fig = figure(
+        x_axis_type="datetime",
+        width=width,
+        height=height,
+        title="Liquidations: realized (bars) vs the model's estimate (lines); shorts up, longs down",
+        x_axis_label="time (UTC)",
+        y_axis_label="USD",
+        tools="xpan,xwheel_zoom,reset",
+        x_range=x_range,  # type: ignore[arg-type]
+    )
+    real = ColumnDataSource(data["realized"], name="realized")
+    pred = ColumnDataSource(data["predicted"], name="predicted")
+    day = 0.8 * 86_400_000.0
+    fig.vbar(x="time", top="short_usd", width=day, source=real, color=SHORT_COLOR, alpha=0.4, legend_label="realized shorts")
+    fig.vbar(x="time", top="neg_long_usd", width=day, source=real, color=LONG_COLOR, alpha=0.4, legend_label="realized longs")
+    fig.line("time", "short_usd", source=pred, color=SHORT_COLOR, line_width=2, legend_label="model shorts")
+    fig.line("time", "neg_long_usd", source=pred, color=LONG_COLOR, line_width=2, legend_label="model longs")
+    fig.yaxis.formatter = _usd_ticks()
+    fig.legend.location = "top_left"
+    fig.legend.label_text_font_size = "8pt"
+    return fig

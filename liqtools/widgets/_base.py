@@ -1,0 +1,136 @@
+"""What every explorer shares: named controls and sources, one refresh per change, lazy BokehModel."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as W
+from bokeh.models import ColumnDataSource, LayoutDOM
+
+from liqtools.errors import LiqtoolsError
+from liqtools.plotting.theme import CAVEAT
+
+__all__ = ["Explorer", "ensure_bokeh_loaded"]
+
+_BOKEH_LOADED = False
+
+
+def ensure_bokeh_loaded() -> None:
+    """Load BokehJS into the page once, before the first BokehModel is shown (jupyter_bokeh needs the
+    page's BokehJS). Honours ``BOKEH_RESOURCES=inline`` for offline use."""
+    global _BOKEH_LOADED
+    if not _BOKEH_LOADED:
+        from bokeh.io import output_notebook
+
+        output_notebook(hide_banner=True)
+        _BOKEH_LOADED = True
+
+
+class Explorer:
+    """Base of the liqtools widgets.
+
+    Subclasses build their controls and the bokeh layout in its initial state, then call
+    :meth:`_finish`. Each control change runs the registered handler once; the handler calls analysis
+    functions and assigns ``source.data``. The ``BokehModel`` wrapping the layout is created only when the
+    widget is first displayed (Voila loses model changes made between wrapping and page connection).
+
+    Attributes
+    ----------
+    controls : dict[str, ipywidgets.Widget]
+        The controls by name; set ``.value`` to drive the widget from Python.
+    sources : dict[str, bokeh.models.ColumnDataSource]
+        Every named data source of the plots.
+    readout : ipywidgets.HTML
+        The text under the plots.
+    figure : bokeh.models.LayoutDOM
+        The bokeh layout.
+    last_refresh_ms : float
+        How long the last refresh took (control change to sources assigned), in milliseconds.
+    """
+
+    def __init__(self) -> None:
+        self.controls: dict[str, W.Widget] = {}
+        self.sources: dict[str, ColumnDataSource] = {}
+        self.readout = W.HTML()
+        self.error = W.HTML()
+        self.figure: LayoutDOM | None = None
+        self.last_refresh_ms = float("nan")
+        self._handlers: list[Callable[[], None]] = []
+        self._held: list[Callable[[], None]] | None = None
+        self._view: W.Box | None = None
+        self._bokeh_model: Any = None
+
+    # -- wiring ----------------------------------------------------------------------------------------
+    def _on_change(self, handler: Callable[[], None], *names: str) -> None:
+        """Run ``handler`` whenever one of the named controls changes value."""
+        if handler not in self._handlers:
+            self._handlers.append(handler)
+        for name in names:
+            self.controls[name].observe(lambda _change, h=handler: self._run(h), names="value")
+
+    def _run(self, handler: Callable[[], None]) -> None:
+        if self._held is not None:
+            if handler not in self._held:
+                self._held.append(handler)
+            return
+        t0 = time.perf_counter()
+        try:
+            handler()
+            self.error.value = ""
+        except LiqtoolsError as exc:  # bad parameter combinations: say so, keep the last good picture
+            self.error.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
+        self.last_refresh_ms = (time.perf_counter() - t0) * 1e3
+
+    def update(self, **params: Any) -> None:
+        """Set several controls at once (by name) and refresh once.
+
+        Example: ``explorer.update(price=75_000, split_share=0.6)``.
+        """
+        unknown = [k for k in params if k not in self.controls]
+        if unknown:
+            raise KeyError(f"unknown control(s) {unknown}; available: {sorted(self.controls)}")
+        self._held = []
+        try:
+            for name, value in params.items():
+                self.controls[name].value = value
+        finally:
+            pending, self._held = self._held, None
+        order = {h: i for i, h in enumerate(self._handlers)}
+        for handler in sorted(pending, key=lambda h: order.get(h, len(order))):
+            self._run(handler)
+
+    def _finish(self, figure: LayoutDOM, controls_box: W.Widget) -> None:
+        self.figure = figure
+        for model in figure.select({"type": ColumnDataSource}):
+            if model.name:
+                self.sources[model.name] = model
+        self._controls_box = controls_box
+
+    def _assign(self, data: dict[str, dict[str, Any]]) -> None:
+        for name, cols in data.items():
+            self.sources[name].data = cols
+
+    def _set_readout(self, lines: list[str]) -> None:
+        body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
+        self.readout.value = f"{body}<div style='color:#666;font-size:85%;margin-top:4px'>{html.escape(CAVEAT)}</div>"
+
+    # -- display ---------------------------------------------------------------------------------------
+    @property
+    def widget(self) -> W.Box:
+        """The ipywidgets layout (controls, plots, readout); wraps the bokeh layout on first access."""
+        if self._view is None:
+            from jupyter_bokeh import BokehModel
+
+            assert self.figure is not None
+            self._bokeh_model = BokehModel(self.figure)
+            self._view = W.VBox([self._controls_box, self._bokeh_model, self.readout, self.error])
+        return self._view
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        ensure_bokeh_loaded()
+        display(self.widget)

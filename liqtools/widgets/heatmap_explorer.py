@@ -1,0 +1,114 @@
+"""HeatmapExplorer: the heatmap over time with candles, the map at a chosen time beside it."""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as W
+import pandas as pd
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource
+
+from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.levels import find_clusters, liquidation_map
+from liqtools.analysis.moment import describe_clusters
+from liqtools.plotting.figures import heatmap_color_high, heatmap_data, heatmap_figure, liquidations_data, liquidations_figure, map_data, map_side_figure, to_ms
+from liqtools.plotting.theme import price_text, usd
+from liqtools.schema import validate_market
+from liqtools.widgets._base import Explorer
+from liqtools.widgets.controls import LeverageControls, SplitControls
+from liqtools.widgets.map_explorer import time_slider
+
+__all__ = ["HeatmapExplorer"]
+
+MAX_COLUMNS = 1500  # snapshots drawn at most: every = ceil(candles / MAX_COLUMNS)
+
+
+class HeatmapExplorer(Explorer):
+    """The time heatmap of estimated liquidation levels (Coinglass-style) with a time slider.
+
+    Controls: ``time`` (candle position; the map beside the heatmap shows the levels after it), the
+    leverage profile (``w5x`` ... ``w100x``, ``dominant``, ``dominance``), ``split``, ``split_share``,
+    ``bin_size``. Sources: ``heatmap_image``, ``candles``, ``heatmap_time``, ``side_bars``,
+    ``side_cumulative``, ``side_price``, and ``predicted`` / ``realized`` liquidations per period
+    (realized where ``realized`` is given, e.g. :func:`liqtools.load_sample_liquidations`).
+
+    Examples
+    --------
+    >>> from liqtools import load_sample
+    >>> ex = HeatmapExplorer(load_sample())
+    >>> ex.update(time=100)
+    >>> ex.sources["side_price"].data["x"] == [float(load_sample()["close"].iloc[100])]
+    True
+    """
+
+    def __init__(self, df: pd.DataFrame, *, realized: pd.DataFrame | None = None, time_control: W.IntSlider | None = None) -> None:
+        super().__init__()
+        self.df = validate_market(df, require=("oi_usd",))
+        self.realized = realized
+        self.every = max(1, math.ceil(len(self.df) / MAX_COLUMNS))
+        self.leverage = LeverageControls()
+        self.split = SplitControls(("both", "candle", "taker", "share") if "taker_buy_volume" in self.df else ("both", "candle", "share"))
+        p = float(self.df["close"].median())
+        base = nice_bin_size(p)
+        options = sorted({nice_bin_size(p, f) for f in (0.001, 0.0025, 0.005, 0.01)} | {base})
+        self.controls.update(
+            time=time_control or time_slider(self.df),
+            bin_size=W.Dropdown(options=options, value=base, description="bin size $", style={"description_width": "110px"}),
+            **self.leverage.controls,
+            **self.split.controls,
+        )
+        self.time_label = W.Label()
+        self.hm = self._heatmap()
+        heat = heatmap_figure(self.hm, self.df, width=700)
+        self.mapper = heat.select_one({"name": "heatmap_mapper"})
+        t = int(self.controls["time"].value)
+        heat.vspan(x="x", source=ColumnDataSource({"x": [to_ms(self.df.index[[t]])[0]]}, name="heatmap_time"), line_color="white", line_width=2, line_dash="dotted")
+        map_df, price = self._map_at(t)
+        side = map_side_figure(map_df, price, y_range=heat.y_range, width=300, height=heat.height)
+        liq = liquidations_figure(self.hm.liquidated, realized, x_range=heat.x_range, width=1000)
+        figure = column(row(heat, side), liq)
+        controls = W.HBox([W.VBox([W.HBox([self.controls["time"], self.time_label]), self.split.box(), self.controls["bin_size"]]), self.leverage.box()])
+        self._finish(figure, controls)
+        self._time_moved()
+        self._on_change(self.recompute, "bin_size", *self.leverage.controls, *self.split.controls)
+        self._on_change(self._time_moved, "time")
+
+    def _heatmap(self) -> Heatmap:
+        return liquidation_heatmap(
+            self.df, leverage=self.leverage.profile(), split=self.split.value(), bin_size=float(self.controls["bin_size"].value), every=self.every
+        )
+
+    def _map_at(self, t: int) -> tuple[pd.DataFrame, float]:
+        price = float(self.df["close"].iloc[t])
+        map_df = liquidation_map(self.hm.levels_at(t), price, bin_size=self.hm.bin_size, price_range=(float(self.hm.edges[0]), float(self.hm.edges[-1])))
+        return map_df, price
+
+    def recompute(self) -> None:
+        """Rebuild the heatmap for the current leverage, split and bin size, then the map at the current time."""
+        self.hm = self._heatmap()
+        data = heatmap_data(self.hm, self.df)
+        self.sources["heatmap_image"].data = data["heatmap_image"]
+        self.mapper.high = heatmap_color_high(self.hm)
+        self._assign(liquidations_data(self.hm.liquidated, self.realized))
+        self._time_moved()
+
+    def _time_moved(self) -> None:
+        t = int(self.controls["time"].value)
+        map_df, price = self._map_at(t)
+        data = map_data(map_df, price)
+        self._assign({"side_bars": data["map_bars"], "side_cumulative": data["map_cumulative"], "side_price": data["map_price"]})
+        self.sources["heatmap_time"].data = {"x": [to_ms(self.df.index[[t]])[0]]}
+        self.map = map_df
+        when = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"
+        self.time_label.value = f"{when}, close {price_text(price)}"
+        liq = self.hm.liquidated
+        self._set_readout(
+            [
+                f"After {when} at {price_text(price)}; {self.hm.profile!r}, split {self.hm.split}, bins of ${self.hm.bin_size:,.6g}.",
+                *describe_clusters(find_clusters(map_df, price), price),
+                f"Model's liquidations over the whole period: longs {usd(liq['long_usd'].sum())}, shorts {usd(liq['short_usd'].sum())}.",
+            ]
+        )
+
+

@@ -1,0 +1,193 @@
+"""MapExplorer: slide leverage, open interest and price; watch the liquidation map and its clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+
+import ipywidgets as W
+import numpy as np
+import pandas as pd
+
+from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
+from liqtools.analysis.moment import describe_clusters
+from liqtools.analysis.profile import LeverageProfile, as_profile
+from liqtools.plotting.figures import map_data, map_figure
+from liqtools.plotting.theme import price_text
+from liqtools.widgets._base import Explorer
+from liqtools.widgets.controls import LeverageControls, SplitControls
+
+__all__ = ["MapExplorer"]
+
+_STYLE = {"description_width": "110px"}
+
+
+def time_slider(df: pd.DataFrame, value: int | None = None) -> W.IntSlider:
+    """A candle-position slider whose readout is hidden in favour of a time label next to it."""
+    return W.IntSlider(
+        value=len(df) - 1 if value is None else value,
+        min=0,
+        max=len(df) - 1,
+        description="time",
+        continuous_update=True,
+        readout=False,
+        style=_STYLE,
+        layout=W.Layout(width="420px"),
+    )
+
+
+class MapExplorer(Explorer):
+    """The liquidation map at one moment, with sliders.
+
+    Teaching mode (``df=None``): levels from :func:`synthetic_levels`, open interest spread around an
+    entry price; move the current price toward the bands and read the cumulative curves. Data mode: levels
+    from :func:`liquidation_heatmap` on ``df`` after the candle chosen with the time slider.
+
+    Controls (``explorer.controls``): ``price``, ``entry_price``, ``open_interest``, ``spread`` (teaching
+    only), ``time`` (data only), the leverage profile (``w5x`` ... ``w100x``, ``dominant``, ``dominance``),
+    ``split``, ``split_share``, ``bin_size``. Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
+    ``map_price``.
+
+    Examples
+    --------
+    >>> ex = MapExplorer(price=100_000, open_interest_usd=2e9)
+    >>> ex.update(price=103_000)
+    >>> float(ex.sources["map_price"].data["x"][0])
+    103000.0
+    """
+
+    def __init__(
+        self,
+        df: pd.DataFrame | None = None,
+        *,
+        price: float | None = None,
+        open_interest_usd: float | None = None,
+        leverage: LeverageProfile | Mapping[float, float] | float | None = None,
+        time_control: W.IntSlider | None = None,
+    ) -> None:
+        super().__init__()
+        self.df = df
+        self.teaching = df is None
+        self.leverage = LeverageControls(as_profile(leverage))
+        self.split = SplitControls(("both", "share") if self.teaching else ("both", "candle", "share"))
+        if self.teaching:
+            p0 = float(price or 100_000.0)
+            oi = float(open_interest_usd or 2e9)
+        else:
+            p0 = float(price or df["close"].iloc[-1])  # type: ignore[index]
+            oi = float(df["oi_usd"].ffill().iloc[-1]) if "oi_usd" in df else 1e9  # type: ignore[index, operator]
+        step = nice_bin_size(p0, 0.0005)
+        self.controls.update(
+            price=W.FloatSlider(value=p0, min=0.6 * p0, max=1.4 * p0, step=step, description="price", style=_STYLE, readout_format=",.0f"),
+            entry_price=W.FloatSlider(value=p0, min=0.6 * p0, max=1.4 * p0, step=step, description="entries around", continuous_update=False, style=_STYLE, readout_format=",.0f", disabled=not self.teaching),
+            open_interest=W.FloatLogSlider(value=oi, base=10, min=6, max=11, step=0.05, description="open interest $", continuous_update=False, style=_STYLE, readout_format=".3s", disabled=not self.teaching),
+            spread=W.FloatSlider(value=0.02, min=0.0, max=0.10, step=0.005, description="entry spread", continuous_update=False, style=_STYLE, readout_format=".1%", disabled=not self.teaching),
+            bin_size=W.Dropdown(options=self._bin_options(p0), value=nice_bin_size(p0), description="bin size $", style=_STYLE),
+            **self.leverage.controls,
+            **self.split.controls,
+        )
+        self.time_label = W.Label()
+        if not self.teaching:
+            self.controls["time"] = time_control or time_slider(df)  # type: ignore[arg-type]
+        self._levels_cache: tuple[tuple, pd.DataFrame] | None = None
+        self._heatmap = lru_cache(maxsize=8)(self._compute_heatmap)
+
+        self._levels_changed_names = ["entry_price", "open_interest", "spread", *self.leverage.controls, *self.split.controls]
+        levels, price_now = self.current_levels(), self.current_price()
+        map_df, clusters = self._map(levels, price_now)
+        fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)")
+        self._finish(fig, self._controls_layout())
+        self._show(map_df, clusters, price_now)
+        self._on_change(self.refresh, "price", "bin_size", *self._levels_changed_names)
+        if not self.teaching:
+            self._on_change(self._time_moved, "time")
+
+    # -- the numbers -------------------------------------------------------------------------------------
+    @staticmethod
+    def _bin_options(p: float) -> list[float]:
+        base = nice_bin_size(p)
+        return sorted({nice_bin_size(p, f) for f in (0.0005, 0.001, 0.0025, 0.005, 0.01)} | {base})
+
+    def profile(self) -> LeverageProfile:
+        """The leverage profile the sliders describe."""
+        return self.leverage.profile()
+
+    def _compute_heatmap(self, profile_key: tuple, split: str | float) -> Heatmap:
+        # only the levels are needed here: one coarse snapshot keeps the picture part of the model cheap
+        lev = dict(zip(profile_key[0], profile_key[1]))
+        profile = LeverageProfile(lev, dict(zip(profile_key[0], profile_key[2])))
+        coarse = nice_bin_size(float(self.df["close"].median()), 0.05)  # type: ignore[index]
+        return liquidation_heatmap(self.df, leverage=profile, split=split, every=len(self.df), bin_size=coarse)  # type: ignore[arg-type]
+
+    def heatmap(self) -> Heatmap:
+        """Data mode: the heatmap for the current leverage and split (cached)."""
+        p = self.profile()
+        key = (tuple(p.leverages), tuple(p.weights_array), tuple(p.mmrs))
+        return self._heatmap(key, self.split.value())
+
+    def current_price(self) -> float:
+        return float(self.controls["price"].value)
+
+    def current_levels(self) -> pd.DataFrame:
+        """The levels the map is drawn from (cached: moving only the price does not rebuild them)."""
+        if self.teaching:
+            c = self.controls
+            key = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, repr(self.profile()), self.split.value())
+            if self._levels_cache is None or self._levels_cache[0] != key:
+                lv = synthetic_levels(
+                    c["entry_price"].value, c["open_interest"].value, leverage=self.profile(), split=self.split.value(), spread=c["spread"].value
+                )
+                self._levels_cache = (key, lv)
+            return self._levels_cache[1]
+        t = int(self.controls["time"].value)
+        hm = self.heatmap()
+        key = ("data", t, id(hm))
+        if self._levels_cache is None or self._levels_cache[0] != key:
+            self._levels_cache = (key, hm.levels_at(t))
+        return self._levels_cache[1]
+
+    def _map(self, levels: pd.DataFrame, price: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        bin_size = float(self.controls["bin_size"].value)
+        lo = price * 0.6 if self.teaching else float(self.df["low"].min()) * 0.6  # type: ignore[index]
+        hi = price * 1.4 if self.teaching else float(self.df["high"].max()) * 1.4  # type: ignore[index]
+        rng = (np.floor(min(lo, price * 0.6) / bin_size) * bin_size, np.ceil(max(hi, price * 1.4) / bin_size) * bin_size)
+        map_df = liquidation_map(levels, price, bin_size=bin_size, price_range=rng)
+        return map_df, find_clusters(map_df, price)
+
+    # -- handlers ------------------------------------------------------------------------------------------
+    def _time_moved(self) -> None:
+        t = int(self.controls["time"].value)
+        close = float(self.df["close"].iloc[t])  # type: ignore[index]
+        self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC, close {price_text(close)}"  # type: ignore[union-attr]
+        price = self.controls["price"]
+        if price.value != close:
+            price.min, price.max = min(price.min, close), max(price.max, close)
+            price.value = close  # runs refresh through the price observer
+        else:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Recompute levels (if needed), map and clusters for the current controls and assign the sources."""
+        price = self.current_price()
+        map_df, clusters = self._map(self.current_levels(), price)
+        self._show(map_df, clusters, price)
+
+    def _show(self, map_df: pd.DataFrame, clusters: pd.DataFrame, price: float) -> None:
+        self.map, self.clusters = map_df, clusters
+        self._assign(map_data(map_df, price, clusters))
+        mode = "teaching mode (synthetic positions)" if self.teaching else f"after {self.df.index[int(self.controls['time'].value)]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
+        self._set_readout([f"Price {price_text(price)}, {mode}; {self.profile()!r}", *describe_clusters(clusters, price)])
+        if not self.teaching and not self.time_label.value:
+            t = int(self.controls["time"].value)
+            self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
+
+    def _controls_layout(self) -> W.Widget:
+        c = self.controls
+        left = [c["price"]]
+        if self.teaching:
+            left += [c["entry_price"], c["open_interest"], c["spread"]]
+        else:
+            left += [W.HBox([c["time"], self.time_label])]
+        left += [self.split.box(), c["bin_size"]]
+        return W.HBox([W.VBox(left), self.leverage.box()])

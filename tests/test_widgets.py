@@ -1,0 +1,193 @@
+"""Widgets driven from Python: every control change must put exactly the analysis result into the named source."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from bokeh.document import Document
+
+import liqtools as lt
+from liqtools.analysis.moment import describe_clusters
+from liqtools.plotting.figures import cascade_data, heatmap_data, map_data
+from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer
+
+
+def assert_source(ex, name, expected):
+    data = ex.sources[name].data
+    assert set(data) == set(expected), name
+    for col, want in expected.items():
+        got = data[col]
+        if len(want) and isinstance(want[0], np.ndarray):  # image columns
+            for g, w in zip(got, want):
+                np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+        elif np.asarray(want).dtype.kind in "fi":
+            np.testing.assert_array_equal(np.asarray(got, dtype=float), np.asarray(want, dtype=float), err_msg=f"{name}.{col}")
+        else:
+            assert list(got) == list(want), f"{name}.{col}"
+
+
+def expected_map(ex, levels, price):
+    rng = (float(ex.map["low"].iloc[0]), float(ex.map["high"].iloc[-1]))
+    m = lt.liquidation_map(levels, price, bin_size=float(ex.controls["bin_size"].value), price_range=rng)
+    c = lt.find_clusters(m, price)
+    return m, c, map_data(m, price, c)
+
+
+def check_map_explorer(ex, levels, price):
+    m, c, data = expected_map(ex, levels, price)
+    for name, cols in data.items():
+        assert_source(ex, name, cols)
+    for sentence in describe_clusters(c, price):
+        assert sentence.replace("'", "&#x27;") in ex.readout.value
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return lt.load_sample()
+
+
+def test_map_teaching_mode_controls(sample):
+    ex = MapExplorer(price=100_000, open_interest_usd=2e9)
+
+    def levels():
+        c = ex.controls
+        return lt.synthetic_levels(c["entry_price"].value, c["open_interest"].value, leverage=ex.profile(), split=ex.split.value(), spread=c["spread"].value)
+
+    check_map_explorer(ex, levels(), 100_000.0)
+    assert repr(ex.profile()) == repr(lt.LeverageProfile.default())
+    steps = [("price", 104_000.0), ("open_interest", 5e9), ("spread", 0.05), ("entry_price", 98_000.0), ("w100x", 0.6), ("dominance", 0.5), ("dominant", 10), ("bin_size", ex.controls["bin_size"].options[0])]
+    for name, value in steps:
+        ex.controls[name].value = value
+        check_map_explorer(ex, levels(), ex.current_price())
+    ex.controls["split"].value = "share"
+    ex.controls["split_share"].value = 0.8
+    check_map_explorer(ex, levels(), ex.current_price())
+    assert ex.profile().weights_array.sum() == pytest.approx(1.0)
+    assert 10.0 in ex.profile().leverages.tolist()
+
+
+def test_map_data_mode_time_and_leverage(sample):
+    ex = MapExplorer(sample)
+    hm = lt.liquidation_heatmap(sample)
+    check_map_explorer(ex, hm.levels_at(len(sample) - 1), float(sample["close"].iloc[-1]))
+    ex.controls["time"].value = 1200
+    assert ex.controls["price"].value == float(sample["close"].iloc[1200])
+    check_map_explorer(ex, hm.levels_at(1200), float(sample["close"].iloc[1200]))
+    assert "2026-01-" in ex.time_label.value or "2026-02-" in ex.time_label.value
+    ex.update(w5x=0.0, w100x=0.5, split="candle")
+    hm2 = lt.liquidation_heatmap(sample, leverage=ex.profile(), split="candle")
+    check_map_explorer(ex, hm2.levels_at(1200), float(sample["close"].iloc[1200]))
+    ex.controls["price"].value = 80_000.0  # what-if price on the same levels
+    check_map_explorer(ex, hm2.levels_at(1200), 80_000.0)
+
+
+def test_update_refreshes_once(monkeypatch):
+    import liqtools.widgets.map_explorer as mod
+
+    ex = MapExplorer()
+    calls = []
+    original = mod.liquidation_map
+    monkeypatch.setattr(mod, "liquidation_map", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    ex.update(price=101_000.0, spread=0.03, w50x=0.4)
+    assert len(calls) == 1
+    ex.controls["price"].value = 99_000.0
+    assert len(calls) == 2
+    with pytest.raises(KeyError, match="unknown control"):
+        ex.update(colour="red")
+
+
+def test_bad_combination_shows_an_error_and_keeps_the_picture():
+    ex = MapExplorer()
+    before = dict(ex.sources["map_bars"].data)
+    ex.update(**{name: 0.0 for name in ex.leverage.tiers})
+    assert "every leverage weight is zero" in ex.error.value
+    np.testing.assert_array_equal(ex.sources["map_bars"].data["long_usd"], before["long_usd"])
+    ex.controls["w10x"].value = 1.0
+    assert ex.error.value == ""
+
+
+def test_heatmap_explorer(sample):
+    realized = lt.load_sample_liquidations()
+    ex = HeatmapExplorer(sample, realized=realized)
+    hm = lt.liquidation_heatmap(sample, bin_size=float(ex.controls["bin_size"].value), every=ex.every)
+    assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
+    ex.update(w25x=0.0, w5x=0.4, split="candle", bin_size=ex.controls["bin_size"].options[-1])
+    hm = lt.liquidation_heatmap(sample, leverage=ex.leverage.profile(), split="candle", bin_size=float(ex.controls["bin_size"].value), every=ex.every)
+    assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
+    ex.controls["time"].value = 700
+    price = float(sample["close"].iloc[700])
+    m = lt.liquidation_map(hm.levels_at(700), price, bin_size=hm.bin_size, price_range=(hm.edges[0], hm.edges[-1]))
+    data = map_data(m, price)
+    assert_source(ex, "side_bars", data["map_bars"])
+    assert_source(ex, "side_cumulative", data["map_cumulative"])
+    assert ex.sources["side_price"].data["x"] == [price]
+    # predicted liquidations summed per realized day
+    pred = ex.sources["predicted"].data
+    day = pd.Timestamp("2025-12-20", tz="UTC")
+    i = list(realized.index).index(day)
+    want = hm.liquidated.loc[day : day + pd.Timedelta("23h59min"), "long_usd"].sum()
+    assert pred["long_usd"][i] == pytest.approx(want, rel=1e-12)
+    assert list(ex.sources["realized"].data["long_usd"]) == realized["long_usd"].tolist()
+
+
+def test_cascade_explorer_from_levels_and_df(sample):
+    lv = lt.synthetic_levels(100.0, 1e8, split=0.6)
+    ex = CascadeExplorer(lv, price=100.0, depth_usd=2e6)
+    for name, value in (("shock", 0.02), ("depth", 5e6), ("impact", "sqrt")):
+        ex.controls[name].value = value
+        kw = dict(depth_usd=ex.controls["depth"].value, impact=ex.controls["impact"].value)
+        up = lt.simulate_cascade(lv, 100.0, ex.controls["shock"].value, **kw)
+        down = lt.simulate_cascade(lv, 100.0, -ex.controls["shock"].value, **kw)
+        assert_source(ex, "cascade_up", cascade_data(up))
+        assert_source(ex, "cascade_down", cascade_data(down))
+        assert up.summary().splitlines()[1].strip() in ex.readout.value
+    assert "Tipping point" in ex.readout.value
+    exd = CascadeExplorer(df=sample)
+    exd.controls["time"].value = 900
+    hm = lt.liquidation_heatmap(sample)
+    up = lt.simulate_cascade(hm.levels_at(900), float(sample["close"].iloc[900]), 0.01, depth_usd=lt.data.sample_depth_usd())
+    assert_source(exd, "cascade_up", cascade_data(up))
+    with pytest.raises(ValueError, match="either levels"):
+        CascadeExplorer()
+    with pytest.raises(ValueError, match="start price"):
+        CascadeExplorer(lv)
+
+
+def test_dashboard_shares_time():
+    dash = Dashboard()
+    dash.time.value = 300
+    close = float(dash.df["close"].iloc[300])
+    assert dash.map.controls["price"].value == close
+    assert dash.heatmap.sources["side_price"].data["x"] == [close]
+    assert dash.cascade.up.start_price == close
+    assert [dash.tabs.get_title(i) for i in range(3)] == ["Map", "Heatmap", "Cascade"]
+
+
+def decoded(explorer, name):
+    """The data of source `name` as the page receives it: decoded from the BokehModel's render bundle."""
+    bundle = explorer._bokeh_model.render_bundle
+    (doc_json,) = bundle["docs_json"].values()
+    doc = Document.from_json(doc_json)
+    return doc.select_one({"name": name}).data
+
+
+@pytest.mark.parametrize(
+    "make, control, value, source, column",
+    [
+        (lambda s: MapExplorer(), "price", 107_000.0, "map_price", "x"),
+        (lambda s: MapExplorer(s), "time", 250, "map_price", "x"),
+        (lambda s: HeatmapExplorer(s), "time", 250, "side_price", "x"),
+        (lambda s: CascadeExplorer(df=s), "shock", 0.035, "cascade_up", "price"),
+    ],
+)
+def test_changes_before_display_reach_the_page(sample, make, control, value, source, column):
+    # the Voila pitfall: build, change a control, then display; the page must show the changed state
+    ex = make(sample)
+    ex.controls[control].value = value
+    assert ex._bokeh_model is None  # nothing wrapped before display
+    ex.widget  # what display() shows
+    page = decoded(ex, source)
+    np.testing.assert_array_equal(np.asarray(page[column]), np.asarray(ex.sources[source].data[column]))
+    if source == "map_price" and control == "price":
+        assert list(page["x"]) == [107_000.0]
+    if control == "time":
+        assert list(page["x"]) == [float(sample["close"].iloc[250])]
