@@ -44,11 +44,11 @@ def main() -> None:
     sample = lt.load_sample()
     print("MapExplorer, bundled sample (2,112 hourly candles):")
     ex = MapExplorer(sample)
-    report("price slider", timed(ex, "price", np.linspace(70_000, 78_000, 9)), 30)
+    report("price move slider", timed(ex, "price_move", list(range(-400, 400, 50))), 30)
     report("time slider", timed(ex, "time", list(range(200, 2100, 150))), 30)
-    report("leverage weight (heatmap recomputed)", timed(ex, "w100x", list(np.linspace(0.05, 0.9, 15))), 30)
+    report("leverage weight (heatmap recomputed)", timed(ex, "w100x", list(range(20, 95, 5))), 30)
     teach = MapExplorer()
-    report("teaching mode: open interest", timed(teach, "open_interest", [1e9, 2e9, 4e9, 8e9]), 30)
+    report("teaching mode: open interest", timed(teach, "open_interest", [v for _, v in teach.controls["open_interest"].options]), 30)
     report("teaching mode: price", timed(teach, "price", np.linspace(95_000, 105_000, 9)), 30)
 
     month = synthetic_minutes(43_200)
@@ -57,12 +57,12 @@ def main() -> None:
     hx = HeatmapExplorer(month)
     print(f"  (build {time.perf_counter() - t:.2f} s, {len(hx.hm.times)} snapshot columns x {len(hx.hm.edges) - 1} bins)")
     report("time slider", timed(hx, "time", list(range(1_000, 43_000, 3_000))), 30)
-    report("leverage weight (heatmap recomputed)", timed(hx, "w100x", list(np.linspace(0.05, 0.9, 8)), repeats=8), 300)
+    report("leverage weight (heatmap recomputed)", timed(hx, "w100x", list(range(20, 60, 5)), repeats=8), 300)
 
     print("CascadeExplorer, bundled sample:")
     cx = CascadeExplorer(df=sample)
-    report("shock slider", timed(cx, "shock", [0.005, 0.01, 0.02, 0.03]), 50)
-    report("depth slider", timed(cx, "depth", [1e6, 4e6, 1e7, 5e7]), 50)
+    report("shock slider", timed(cx, "shock", [50, 100, 200, 300]), 50)
+    report("depth slider", timed(cx, "depth", [v for _, v in cx.controls["depth"].options]), 50)
     report("time slider", timed(cx, "time", list(range(200, 2100, 150))), 50)
 
 

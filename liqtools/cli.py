@@ -3,6 +3,8 @@
     liqtools clusters                    # clusters at the end of the bundled sample
     liqtools clusters --format json      # machine-readable
     liqtools report -o report.html       # standalone HTML page (opens offline)
+    liqtools momentum                    # event study around the current clusters of the sample
+    liqtools validate                    # predicted vs realized liquidations (bundled sample)
 """
 
 from __future__ import annotations
@@ -182,6 +184,150 @@ def cmd_cascade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from liqtools.data.exchange import fetch_market_data
+
+    cache: str | bool | None = False if args.no_cache else args.cache_dir
+    df = fetch_market_data(
+        args.exchange,
+        args.symbol,
+        args.timeframe,
+        start=args.start,
+        end=args.end,
+        cache_dir=cache,
+        progress=not args.no_progress,
+        include=tuple(args.include.split(",")),
+        source=args.source,
+    )
+    df.to_parquet(args.output)
+    span = f"{df.index[0]:%Y-%m-%d %H:%M} to {df.index[-1]:%Y-%m-%d %H:%M} UTC"
+    print(f"wrote {args.output}: {len(df)} candles, {span}, columns {', '.join(df.columns)}")
+    return 0
+
+
+def _fetch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fetch", help="download candles, open interest, funding and mark price to a parquet file")
+    p.add_argument("exchange", help="ccxt exchange id, e.g. binanceusdm, bybit, okx")
+    p.add_argument("symbol", help="ccxt unified symbol, e.g. BTC/USDT:USDT")
+    p.add_argument("--timeframe", default="1h", help="candle length (default 1h)")
+    p.add_argument("--start", required=True, help="first candle, e.g. 2024-01-01 (UTC)")
+    p.add_argument("--end", help="end (exclusive), default now")
+    p.add_argument("-o", "--output", required=True, help="parquet file to write (read it back with --data FILE)")
+    p.add_argument("--include", default="ohlcv,open_interest,funding,mark", help="series, comma-separated")
+    p.add_argument("--source", choices=("rest", "auto", "archive"), default="rest",
+                   help="rest | auto (Binance open interest older than 30 days from the archive) | archive")
+    p.add_argument("--cache-dir", help="cache directory (default $LIQTOOLS_CACHE_DIR or the user cache dir)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the disk cache")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_fetch)
+
+
+def _horizons(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"horizons must be comma-separated integers such as 1,4,12,24, got {text!r}") from None
+
+
+def cmd_momentum(args: argparse.Namespace) -> int:
+    from liqtools.analysis.momentum import event_study
+
+    df = _load(args)
+    view = _view(args, df)
+    if view.clusters.empty:
+        print("No clusters at this moment: nothing to study.")
+        return 0
+    study = event_study(df, view.clusters, horizons=args.horizons, rearm_pct=args.rearm, lookback=args.lookback, map_df=view.map)
+    print(f"Bands: the clusters at {view.time:%Y-%m-%d %H:%M} UTC (price {price_text(view.price)}):")
+    print(_table(view))
+    print()
+    print(study.summary())
+    print("Caveat: the bands are today's estimated clusters; past entries into them are not entries into clusters that "
+          "existed then, so read the effects as descriptive.")
+    return 0
+
+
+def _momentum_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("momentum", help="event study: returns, speed and volume when price entered the current clusters")
+    _model_options(p)
+    e = p.add_argument_group("event study")
+    e.add_argument("--horizons", type=_horizons, default=(1, 4, 12, 24), help="forward horizons in candles (default 1,4,12,24)")
+    e.add_argument("--rearm", type=float, default=1.0, metavar="PCT", help="%% away from a band before a new entry counts (default 1)")
+    e.add_argument("--lookback", type=int, default=12, help="candles of the entry velocity and volume median (default 12)")
+    p.set_defaults(func=cmd_momentum)
+
+
+def _read_realized(path: str) -> pd.DataFrame:
+    from pathlib import Path
+
+    from liqtools.errors import DataError
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"realized liquidations file {path} does not exist")
+    try:
+        if file.suffix.lower() == ".csv":
+            out = pd.read_csv(file, index_col=0)
+            out.index = pd.to_datetime(out.index, utc=True)
+        else:
+            out = pd.read_parquet(file)
+    except (OSError, ValueError, ImportError) as exc:
+        raise DataError(f"cannot read realized liquidations from {path}: {exc}") from exc
+    if isinstance(out.index, pd.DatetimeIndex) and out.index.tz is None:
+        out.index = out.index.tz_localize("UTC")
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from liqtools.analysis.validation import validate
+
+    df = _load(args)
+    if args.realized:
+        realized = _read_realized(args.realized)
+        source = args.realized
+    else:
+        from liqtools.data.sample import load_sample_liquidations
+
+        realized = load_sample_liquidations()
+        source = "the bundled sample liquidations (Hyperliquid BTC, daily)"
+    profile = LeverageProfile.parse(args.leverage, args.mmr) if args.leverage else None
+    if profile is None and args.mmr != 0.004:
+        profile = LeverageProfile(LeverageProfile.default().weights, args.mmr)
+    half_life: float | str | None = args.half_life
+    if half_life is not None:
+        try:
+            half_life = float(half_life)
+        except ValueError:
+            pass
+    result = validate(df, realized, leverage=profile, split=args.split, half_life=half_life, entry=args.entry)
+    if args.format == "csv":
+        sys.stdout.write(result.table.to_csv())
+        return 0
+    print(f"Realized: {source}.")
+    print(result.summary())
+    return 0
+
+
+def _validate_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("validate", help="predicted vs realized liquidations: rank correlation and R^2 against a baseline")
+    p.add_argument("--realized", metavar="FILE", help="realized liquidations (.parquet or .csv: a UTC time index and "
+                   "long_usd, short_usd per period); default: the bundled sample liquidations")
+    p.add_argument("--data", metavar="FILE", help="market frame (.parquet or .csv); default: the bundled sample")
+    p.add_argument("--leverage", metavar="SPEC", help="leverage profile 'L:w,L:w,...' or one leverage (default MODEL.md's)")
+    p.add_argument("--mmr", type=float, default=0.004, help="maintenance margin rate for every tier (default 0.004)")
+    p.add_argument("--split", type=_split, default="both", help="both | taker | candle | long share (default both)")
+    p.add_argument("--half-life", metavar="T", help="beyond MODEL.md: decay of positions, in candles or a time such as 7D")
+    p.add_argument("--entry", choices=("typical", "path"), default="typical", help="beyond MODEL.md: 'path' entries (default typical)")
+    p.add_argument("--format", choices=("table", "csv"), default="table", help="output format (default table)")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from liqtools.app import serve_dashboard
+
+    return serve_dashboard(args.port, open_browser=args.open)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="liqtools",
@@ -203,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     _cascade_options(p)
     p.add_argument("--target", type=float, metavar="PRICE", help="also print the tipping point: the smallest shock that reaches this price")
     p.set_defaults(func=cmd_cascade)
+    p = sub.add_parser("dashboard", help="serve the interactive dashboard (Voila) on 127.0.0.1 on the bundled sample")
+    p.add_argument("--port", type=int, help="port (default: a free one)")
+    p.add_argument("--open", action="store_true", help="open it in the default web browser")
+    p.set_defaults(func=cmd_dashboard)
+    _fetch_parser(sub)
+    _momentum_parser(sub)
+    _validate_parser(sub)
     return parser
 
 

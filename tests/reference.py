@@ -11,8 +11,14 @@ import numpy as np
 import pandas as pd
 
 
-def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last"):
-    """Return (long_snapshots, short_snapshots, liquidated_long, liquidated_short, levels_after_each_candle, flows)."""
+def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last", half_life=None, entry="typical"):
+    """Return (long_snapshots, short_snapshots, liquidated_long, liquidated_short, levels_after_each_candle, flows).
+
+    Options beyond MODEL.md: ``half_life`` (a number of candles: every level also shrinks by
+    2 ** (-1 / half_life) at each closing step after the first candle) and ``entry="path"`` (new open
+    interest in four equal parts at open, first extreme, second extreme, close; a new level that the
+    rest of its candle's path crosses is liquidated in that candle).
+    """
     n = len(df)
     high, low, close = df["high"].tolist(), df["low"].tolist(), df["close"].tolist()
     trig_high, trig_low = high, low
@@ -47,8 +53,10 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last"):
         if i > 0 and not math.isnan(filled[i]) and not math.isnan(filled[i - 1]):
             d = filled[i] - filled[i - 1]
         closed = 0.0
-        if d < 0:
-            ratio = filled[i] / filled[i - 1]
+        ratio = filled[i] / filled[i - 1] if d < 0 else 1.0
+        if half_life is not None and i > 0:
+            ratio *= 0.5 ** (1.0 / half_life)
+        if ratio < 1.0:
             for lv in levels:
                 closed += lv[1] * (1 - ratio)
                 lv[1] *= ratio
@@ -65,17 +73,32 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last"):
                 a, b = (1.0, 0.0) if up else (0.0, 1.0)
             else:
                 a, b = float(split), 1 - float(split)
-            e = (high[i] + low[i] + close[i]) / 3
-            for lev, w in weights.items():
-                m = mmr[lev] if isinstance(mmr, dict) else mmr
-                qa = e * (1 - 1 / lev) / (1 - m)
-                qb = e * (1 + 1 / lev) / (1 + m)
-                if d * a * w > 0:
-                    levels.append([qa, d * a * w, True])
-                    opened += d * a * w
-                if d * b * w > 0:
-                    levels.append([qb, d * b * w, False])
-                    opened += d * b * w
+            if entry == "typical":
+                points = [((high[i] + low[i] + close[i]) / 3, 1.0, float("inf"), -float("inf"))]
+            else:
+                o, c = df["open"].iloc[i], close[i]
+                path = [o, low[i], high[i], c] if c >= o else [o, high[i], low[i], c]
+                points = [
+                    (path[k], 0.25, min(path[k + 1 :], default=float("inf")), max(path[k + 1 :], default=-float("inf")))
+                    for k in range(4)
+                ]
+            for e, share, rest_min, rest_max in points:
+                for lev, w in weights.items():
+                    m = mmr[lev] if isinstance(mmr, dict) else mmr
+                    qa = e * (1 - 1 / lev) / (1 - m)
+                    qb = e * (1 + 1 / lev) / (1 + m)
+                    if d * a * w * share > 0:
+                        opened += d * a * w * share
+                        if rest_min <= qa:  # crossed later in its own candle (entry="path" only)
+                            liq_long[-1] += d * a * w * share
+                        else:
+                            levels.append([qa, d * a * w * share, True])
+                    if d * b * w * share > 0:
+                        opened += d * b * w * share
+                        if rest_max >= qb:
+                            liq_short[-1] += d * b * w * share
+                        else:
+                            levels.append([qb, d * b * w * share, False])
         opened_total += opened
         closed_total += closed
         flows.append((opened_total, closed_total, sum(lv[1] for lv in levels)))

@@ -18,7 +18,7 @@ def test_quickstart_commands_are_the_ci_commands():
     bash = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
     assert len(bash) == 2
     main_job, test_cmd = (b.strip() for b in bash)
-    assert "liqtools clusters" in main_job and "pip install ." in main_job
+    assert "liqtools clusters" in main_job and "liqtools dashboard" in main_job and "pip install '.[app]'" in main_job
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_cmd in ci, ".ci/run must run the README's test command verbatim"
     assert "set -euo pipefail" in ci  # any failure, including pytest's exit 5 for "no tests", fails CI

@@ -50,16 +50,18 @@ def test_map_teaching_mode_controls(sample):
 
     def levels():
         c = ex.controls
-        return lt.synthetic_levels(c["entry_price"].value, c["open_interest"].value, leverage=ex.profile(), split=ex.split.value(), spread=c["spread"].value)
+        return lt.synthetic_levels(c["entry_price"].value, c["open_interest"].value, leverage=ex.profile(), split=ex.split.value(), spread=c["spread"].value / 1e4)
 
     check_map_explorer(ex, levels(), 100_000.0)
     assert repr(ex.profile()) == repr(lt.LeverageProfile.default())
-    steps = [("price", 104_000.0), ("open_interest", 5e9), ("spread", 0.05), ("entry_price", 98_000.0), ("w100x", 0.6), ("dominance", 0.5), ("dominant", 10), ("bin_size", ex.controls["bin_size"].options[0])]
+    assert ex.profile().weights_array.tolist() == lt.LeverageProfile.default().weights_array.tolist()
+    oi_options = [v for _, v in ex.controls["open_interest"].options]
+    steps = [("price", 104_000.0), ("open_interest", oi_options[-1]), ("spread", 500), ("entry_price", 98_000.0), ("w100x", 60), ("dominance", 50), ("dominant", 10), ("bin_size", ex.controls["bin_size"].options[0])]
     for name, value in steps:
         ex.controls[name].value = value
         check_map_explorer(ex, levels(), ex.current_price())
     ex.controls["split"].value = "share"
-    ex.controls["split_share"].value = 0.8
+    ex.controls["split_share"].value = 80
     check_map_explorer(ex, levels(), ex.current_price())
     assert ex.profile().weights_array.sum() == pytest.approx(1.0)
     assert 10.0 in ex.profile().leverages.tolist()
@@ -70,14 +72,15 @@ def test_map_data_mode_time_and_leverage(sample):
     hm = lt.liquidation_heatmap(sample)
     check_map_explorer(ex, hm.levels_at(len(sample) - 1), float(sample["close"].iloc[-1]))
     ex.controls["time"].value = 1200
-    assert ex.controls["price"].value == float(sample["close"].iloc[1200])
-    check_map_explorer(ex, hm.levels_at(1200), float(sample["close"].iloc[1200]))
+    close = float(sample["close"].iloc[1200])
+    assert ex.current_price() == close
+    check_map_explorer(ex, hm.levels_at(1200), close)
     assert "2026-01-" in ex.time_label.value or "2026-02-" in ex.time_label.value
-    ex.update(w5x=0.0, w100x=0.5, split="candle")
+    ex.update(w5x=0, w100x=50, split="candle")
     hm2 = lt.liquidation_heatmap(sample, leverage=ex.profile(), split="candle")
-    check_map_explorer(ex, hm2.levels_at(1200), float(sample["close"].iloc[1200]))
-    ex.controls["price"].value = 80_000.0  # what-if price on the same levels
-    check_map_explorer(ex, hm2.levels_at(1200), 80_000.0)
+    check_map_explorer(ex, hm2.levels_at(1200), close)
+    ex.controls["price_move"].value = 250  # what-if: +2.5% on the same levels
+    check_map_explorer(ex, hm2.levels_at(1200), close * 1.025)
 
 
 def test_update_refreshes_once(monkeypatch):
@@ -87,7 +90,7 @@ def test_update_refreshes_once(monkeypatch):
     calls = []
     original = mod.liquidation_map
     monkeypatch.setattr(mod, "liquidation_map", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
-    ex.update(price=101_000.0, spread=0.03, w50x=0.4)
+    ex.update(price=101_000.0, spread=300, w50x=40)
     assert len(calls) == 1
     ex.controls["price"].value = 99_000.0
     assert len(calls) == 2
@@ -98,10 +101,10 @@ def test_update_refreshes_once(monkeypatch):
 def test_bad_combination_shows_an_error_and_keeps_the_picture():
     ex = MapExplorer()
     before = dict(ex.sources["map_bars"].data)
-    ex.update(**{name: 0.0 for name in ex.leverage.tiers})
+    ex.update(**{name: 0 for name in ex.leverage.tiers})
     assert "every leverage weight is zero" in ex.error.value
     np.testing.assert_array_equal(ex.sources["map_bars"].data["long_usd"], before["long_usd"])
-    ex.controls["w10x"].value = 1.0
+    ex.controls["w10x"].value = 100
     assert ex.error.value == ""
 
 
@@ -110,7 +113,7 @@ def test_heatmap_explorer(sample):
     ex = HeatmapExplorer(sample, realized=realized)
     hm = lt.liquidation_heatmap(sample, bin_size=float(ex.controls["bin_size"].value), every=ex.every)
     assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
-    ex.update(w25x=0.0, w5x=0.4, split="candle", bin_size=ex.controls["bin_size"].options[-1])
+    ex.update(w25x=0, w5x=40, split="candle", bin_size=ex.controls["bin_size"].options[-1])
     hm = lt.liquidation_heatmap(sample, leverage=ex.leverage.profile(), split="candle", bin_size=float(ex.controls["bin_size"].value), every=ex.every)
     assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
     ex.controls["time"].value = 700
@@ -132,11 +135,11 @@ def test_heatmap_explorer(sample):
 def test_cascade_explorer_from_levels_and_df(sample):
     lv = lt.synthetic_levels(100.0, 1e8, split=0.6)
     ex = CascadeExplorer(lv, price=100.0, depth_usd=2e6)
-    for name, value in (("shock", 0.02), ("depth", 5e6), ("impact", "sqrt")):
+    for name, value in (("shock", 200), ("depth", 6e6), ("impact", "sqrt")):
         ex.controls[name].value = value
         kw = dict(depth_usd=ex.controls["depth"].value, impact=ex.controls["impact"].value)
-        up = lt.simulate_cascade(lv, 100.0, ex.controls["shock"].value, **kw)
-        down = lt.simulate_cascade(lv, 100.0, -ex.controls["shock"].value, **kw)
+        up = lt.simulate_cascade(lv, 100.0, ex.controls["shock"].value / 1e4, **kw)
+        down = lt.simulate_cascade(lv, 100.0, -ex.controls["shock"].value / 1e4, **kw)
         assert_source(ex, "cascade_up", cascade_data(up))
         assert_source(ex, "cascade_down", cascade_data(down))
         assert up.summary().splitlines()[1].strip() in ex.readout.value
@@ -156,7 +159,8 @@ def test_dashboard_shares_time():
     dash = Dashboard()
     dash.time.value = 300
     close = float(dash.df["close"].iloc[300])
-    assert dash.map.controls["price"].value == close
+    assert dash.map.current_price() == close
+    assert dash.map.sources["map_price"].data["x"] == [close]
     assert dash.heatmap.sources["side_price"].data["x"] == [close]
     assert dash.cascade.up.start_price == close
     assert [dash.tabs.get_title(i) for i in range(3)] == ["Map", "Heatmap", "Cascade"]
@@ -175,8 +179,9 @@ def decoded(explorer, name):
     [
         (lambda s: MapExplorer(), "price", 107_000.0, "map_price", "x"),
         (lambda s: MapExplorer(s), "time", 250, "map_price", "x"),
+        (lambda s: MapExplorer(s), "price_move", -100, "map_price", "x"),
         (lambda s: HeatmapExplorer(s), "time", 250, "side_price", "x"),
-        (lambda s: CascadeExplorer(df=s), "shock", 0.035, "cascade_up", "price"),
+        (lambda s: CascadeExplorer(df=s), "shock", 350, "cascade_up", "price"),
     ],
 )
 def test_changes_before_display_reach_the_page(sample, make, control, value, source, column):
@@ -191,3 +196,5 @@ def test_changes_before_display_reach_the_page(sample, make, control, value, sou
         assert list(page["x"]) == [107_000.0]
     if control == "time":
         assert list(page["x"]) == [float(sample["close"].iloc[250])]
+    if control == "price_move":
+        assert list(page["x"]) == [float(sample["close"].iloc[-1]) * 0.99]

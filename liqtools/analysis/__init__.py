@@ -2,8 +2,10 @@
 
 from liqtools.analysis.cascade import CascadeResult, asymmetry, simulate_cascade, tipping_point
 from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.indicators import cluster_distance, indicators, realized_volatility, rsi, velocity, volume_ratio
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
 from liqtools.analysis.moment import ClusterView, clusters_at
+from liqtools.analysis.momentum import EventStudy, event_study
 from liqtools.analysis.prices import (
     BINANCE_BTCUSDT_BRACKETS,
     BINANCE_BTCUSDT_BRACKETS_DATE,
@@ -12,8 +14,21 @@ from liqtools.analysis.prices import (
     position_liquidation_price,
 )
 from liqtools.analysis.profile import LeverageProfile
+from liqtools.analysis.validation import Calibration, Validation, calibrate, validate
 
 __all__ = [
+    "Calibration",
+    "EventStudy",
+    "Validation",
+    "calibrate",
+    "cluster_distance",
+    "event_study",
+    "indicators",
+    "realized_volatility",
+    "rsi",
+    "validate",
+    "velocity",
+    "volume_ratio",
     "CascadeResult",
     "asymmetry",
     "simulate_cascade",

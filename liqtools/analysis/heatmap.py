@@ -12,6 +12,11 @@ dOI_i = oi_i - oi_{i-1}:
 The implementation never loops over candles: a level's whole life is known when it is created (its
 consumption candle is the first crossing after it, found with a sparse table of running extremes) and
 closing is a cumulative product, so the snapshots are difference arrays summed once.
+
+Options beyond MODEL.md, all off by default (the defaults are MODEL.md exactly): ``half_life`` (positions
+also close voluntarily, a decay folded into the closing product), ``entry="path"`` (new open interest
+enters along the candle's assumed path, and the rest of that path can liquidate it inside its own candle),
+and continuous leverage distributions (:meth:`LeverageProfile.lognormal`, many tiers).
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
 
-__all__ = ["Heatmap", "liquidation_heatmap", "nice_bin_size", "Split"]
+__all__ = ["Heatmap", "liquidation_heatmap", "nice_bin_size", "Split", "Entry", "HalfLife"]
 
 Split = Literal["both", "taker", "candle"] | float
+Entry = Literal["typical", "path"]
+HalfLife = float | str | pd.Timedelta | None
 TimeLike = int | str | pd.Timestamp | np.datetime64
 
 
@@ -75,6 +82,49 @@ def split_fractions(df: pd.DataFrame, split: Split) -> tuple[NDArray[np.float64]
     return np.full(n, s), np.full(n, 1.0 - s)
 
 
+def decay_log_factor(index: pd.DatetimeIndex, half_life: HalfLife) -> NDArray[np.float64]:
+    """Per-candle log of the voluntary-closing decay (beyond MODEL.md): 0 at candle 0, then
+    ``-ln 2 * dt / half_life`` where dt is one candle (a numeric half-life, in candles) or the time
+    since the previous candle (a time half-life such as ``"7D"``)."""
+    n = len(index)
+    out = np.zeros(n)
+    if n < 2:
+        return out
+    if isinstance(half_life, (int, float, np.integer, np.floating)) and not isinstance(half_life, bool):
+        hl = float(half_life)
+        if not (math.isfinite(hl) and hl > 0):
+            raise DataError(f"half_life must be > 0 (candles) or a positive time such as '7D', got {half_life!r}")
+        out[1:] = -math.log(2.0) / hl
+        return out
+    try:
+        hl_td = pd.Timedelta(half_life)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"half_life must be None, a number of candles or a time such as '7D', got {half_life!r}") from exc
+    if not hl_td > pd.Timedelta(0):
+        raise DataError(f"half_life must be positive, got {half_life!r}")
+    dt = np.diff(index.tz_convert(None).to_numpy().astype("datetime64[ns]")).astype(np.float64)
+    out[1:] = -math.log(2.0) * dt / float(hl_td.to_timedelta64().astype("timedelta64[ns]").astype(np.int64))
+    return out
+
+
+def path_points(df: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """The assumed intra-candle path (beyond MODEL.md) and what remains of it after each point.
+
+    Points: open, first extreme, second extreme, close; a rising candle (close >= open) is taken to
+    visit its low first, a falling one its high first. Returns ``points, rest_min, rest_max``, each
+    ``(n, 4)``: the minimum / maximum of the path after point k (``+inf`` / ``-inf`` after the close).
+    """
+    o, h, lo, c = (df[k].to_numpy() for k in ("open", "high", "low", "close"))
+    up = c >= o
+    pts = np.stack([o, np.where(up, lo, h), np.where(up, h, lo), c], axis=1)
+    rest_min = np.full(pts.shape, np.inf)
+    rest_max = np.full(pts.shape, -np.inf)
+    for k in range(2, -1, -1):
+        rest_min[:, k] = np.minimum(rest_min[:, k + 1], pts[:, k + 1])
+        rest_max[:, k] = np.maximum(rest_max[:, k + 1], pts[:, k + 1])
+    return pts, rest_min, rest_max
+
+
 def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """dOI per candle (missing values carried forward, none at the first known value) and the closing factor."""
     filled = pd.Series(oi).ffill().to_numpy()
@@ -95,6 +145,7 @@ class _Levels:
     price: NDArray[np.float64]
     notional: NDArray[np.float64]  # at creation, USD
     is_long: NDArray[np.bool_]
+    tier: NDArray[np.int64] | None = None  # tier of the profile (only when asked for)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +165,7 @@ class Heatmap:
     flows
         Per candle: ``opened_*``, ``closed_*``, ``liquidated_*`` and ``active_*`` USD for each side; at
         every candle the cumulative opened notional equals active + cumulative liquidated + closed.
-    profile, split, every, price
+    profile, split, every, price, half_life, entry
         The options the heatmap was built with.
     """
 
@@ -132,6 +183,8 @@ class Heatmap:
     _log_factor: NDArray[np.float64] = field(repr=False)
     _index: pd.DatetimeIndex = field(repr=False)
     _close: NDArray[np.float64] = field(repr=False)
+    half_life: HalfLife = None
+    entry: Entry = "typical"
 
     @property
     def centers(self) -> NDArray[np.float64]:
@@ -245,6 +298,144 @@ def make_edges(lo: float, hi: float, size: float) -> NDArray[np.float64]:
     return lo + np.arange(n_bins + 1) * size
 
 
+def _model_levels(
+    df: pd.DataFrame,
+    profile: LeverageProfile,
+    split: Split,
+    price: Literal["last", "mark"],
+    half_life: HalfLife,
+    entry: Entry,
+    *,
+    with_tier: bool = False,
+) -> tuple[_Levels, NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Create every level and find its consumption candle: ``levels, log_factor, factor, d_oi, a, b``.
+
+    ``df`` is already validated. The default options (``half_life=None, entry="typical"``) run exactly
+    MODEL.md section 3.
+    """
+    if price not in ("last", "mark"):
+        raise DataError(f"price must be 'last' or 'mark', got {price!r}")
+    if entry not in ("typical", "path"):
+        raise DataError(f"entry must be 'typical' or 'path', got {entry!r}")
+    high = df["high"].to_numpy()
+    low = df["low"].to_numpy()
+    close = df["close"].to_numpy()
+    if price == "mark":
+        if entry == "path":
+            raise DataError("entry='path' follows the last-price path; use it with price='last'")
+        if "mark_high" in df and "mark_low" in df:
+            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
+        elif "mark_close" in df:
+            trig_high = trig_low = df["mark_close"].to_numpy()
+        else:
+            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
+    else:
+        trig_high, trig_low = high, low
+
+    d_oi, factor = oi_changes(df["oi_usd"].to_numpy())
+    if half_life is not None:
+        # beyond MODEL.md: positions also close voluntarily, exp(-ln2 * dt / half_life) per candle
+        factor = factor * np.exp(decay_log_factor(df.index, half_life))
+    log_factor = np.cumsum(np.log(factor))
+    a, b = split_fractions(df, split)
+
+    opened = np.flatnonzero(d_oi > 0)
+    lev_w = profile.weights_array
+    n_tiers = len(lev_w)
+    if entry == "typical":
+        entry_price = (high + low + close) / 3.0
+        n_points = 1
+        points = entry_price[opened][:, None]
+        point_w = np.ones(1)
+    else:
+        # beyond MODEL.md: new open interest enters in equal parts at the four points of the candle's path
+        pts, rest_min, rest_max = path_points(df)
+        n_points = 4
+        points = pts[opened]
+        point_w = np.full(4, 0.25)
+    per_candle = n_points * n_tiers
+    created = np.repeat(opened, per_candle)
+    parts = []
+    for side, share in (("long", a), ("short", b)):
+        if n_points == 1:
+            q = profile.liquidation_prices(points[:, 0], side).ravel()
+        else:
+            q = profile.liquidation_prices(points, side).ravel()
+        if n_points == 1:
+            notional = (d_oi[opened] * share[opened])[:, None] * lev_w[None, :]
+        else:
+            notional = (d_oi[opened] * share[opened])[:, None, None] * point_w[None, :, None] * lev_w[None, None, :]
+        parts.append((q, notional.ravel(), side == "long"))
+    price_all = np.concatenate([parts[0][0], parts[1][0]])
+    notional_all = np.concatenate([parts[0][1], parts[1][1]])
+    is_long = np.concatenate([np.ones(len(created), bool), np.zeros(len(created), bool)])
+    created_all = np.concatenate([created, created])
+    keep = notional_all > 0
+    tier = None
+    if with_tier:
+        tier = np.tile(np.arange(n_tiers, dtype=np.int64), 2 * len(opened) * n_points)[keep]
+    if entry == "path":
+        # the rest of the path after each entry point, per level (same layout as price_all)
+        r_min = np.repeat(rest_min[opened].ravel(), n_tiers)
+        r_max = np.repeat(rest_max[opened].ravel(), n_tiers)
+        same = np.concatenate([r_min <= parts[0][0], r_max >= parts[1][0]])[keep]
+    price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
+
+    consumed = np.empty(len(price_all), dtype=np.int64)
+    consumed[is_long] = first_at_or_below(trig_low, created_all[is_long] + 1, price_all[is_long])
+    consumed[~is_long] = first_at_or_below(-trig_high, created_all[~is_long] + 1, -price_all[~is_long])
+    if entry == "path":
+        # beyond MODEL.md: a level the rest of its own candle's path crosses is liquidated in that candle
+        consumed[same] = created_all[same]
+    levels = _Levels(created_all, consumed, price_all, notional_all, is_long, tier)
+    return levels, log_factor, factor, d_oi, a, b
+
+
+def _liquidated_value(levels: _Levels, log_factor: NDArray[np.float64], hit: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """Notional of the hit levels at their consumption candle, before that candle's closing step."""
+    c, k = levels.consumed[hit], levels.created[hit]
+    later = c > k
+    if later.all():
+        return levels.notional[hit] * np.exp(log_factor[c - 1] - log_factor[k])
+    # levels liquidated inside their own candle (entry="path") keep their opening notional
+    expo = np.zeros(len(c))
+    expo[later] = log_factor[c[later] - 1] - log_factor[k[later]]
+    return levels.notional[hit] * np.exp(expo)
+
+
+def liquidated_by_tier(
+    df: pd.DataFrame,
+    leverages: NDArray[np.float64],
+    *,
+    mmr: float = 0.004,
+    split: Split = "both",
+    price: Literal["last", "mark"] = "last",
+    half_life: HalfLife = None,
+    entry: Entry = "typical",
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Predicted liquidations per candle of each single tier with weight 1: ``(long, short)``, each ``(n, k)``.
+
+    The model is linear in the tier weights (each tier's levels live independently), so the heatmap's
+    ``liquidated`` for weights ``w`` is ``long @ w, short @ w``. Used by calibration.
+    """
+    df = validate_market(df, require=("oi_usd",))
+    lev = np.asarray(leverages, dtype=np.float64)
+    k = len(lev)
+    profile = LeverageProfile({float(x): 1.0 / k for x in lev}, mmr)
+    order = np.argsort(np.argsort(lev))  # profile tiers are sorted; map back to the caller's order
+    levels, log_factor, _, _, _, _ = _model_levels(df, profile, split, price, half_life, entry, with_tier=True)
+    n = len(df)
+    hit = levels.consumed < n
+    value = _liquidated_value(levels, log_factor, hit) * k
+    tier = levels.tier[hit]  # type: ignore[index]
+    cell = levels.consumed[hit] * k + tier
+    out = []
+    for side in (levels.is_long[hit], ~levels.is_long[hit]):
+        m = np.bincount(cell[side], weights=value[side], minlength=n * k).reshape(n, k)
+        out.append(m[:, order])
+    return out[0], out[1]
+
+
 def liquidation_heatmap(
     df: pd.DataFrame,
     *,
@@ -254,13 +445,15 @@ def liquidation_heatmap(
     price_range: tuple[float, float] | None = None,
     every: int = 1,
     price: Literal["last", "mark"] = "last",
+    half_life: HalfLife = None,
+    entry: Entry = "typical",
 ) -> Heatmap:
     """Estimate where liquidation levels sit over time from candles and open-interest changes.
 
     This is a model, not an observation: exchanges do not publish positions. It assumes every increase
     in open interest opens positions at the candle's typical price with the given leverage profile and
     side split, that decreases close all positions in proportion, and that a level is liquidated when
-    the candle's range crosses it (MODEL.md section 3, implemented exactly).
+    the candle's range crosses it (MODEL.md section 3, implemented exactly with the default options).
 
     Parameters
     ----------
@@ -268,6 +461,7 @@ def liquidation_heatmap(
         Market frame with ``high, low, close`` and ``oi_usd`` (see :mod:`liqtools.schema`).
     leverage
         :class:`LeverageProfile`, ``{leverage: weight}``, one leverage, or None for the default profile.
+        :meth:`LeverageProfile.lognormal` gives a continuous leverage distribution (many tiers).
     split
         How new open interest splits into longs and shorts: ``"both"`` (each contract has a long and a
         short holder), ``"taker"`` (taker buy share), ``"candle"`` (candle direction) or a long share.
@@ -282,6 +476,17 @@ def liquidation_heatmap(
     price
         ``"last"`` consumes on the candles' high/low; ``"mark"`` on ``mark_high``/``mark_low`` (or
         ``mark_close`` when only closes are given), as exchanges liquidate on the mark price.
+    half_life
+        **Beyond MODEL.md, off by default.** Positions also close voluntarily over time: at every
+        candle's closing step each active level shrinks by ``2 ** (-dt / half_life)`` on top of the
+        open-interest ratio. A number is in candles; a time (``"7D"``, a Timedelta) uses the time between
+        candles. The ``closed_*`` flows then include this decay. None (default): no decay.
+    entry
+        **Beyond MODEL.md.** ``"typical"`` (default, MODEL.md): new open interest enters at
+        ``(high + low + close) / 3``. ``"path"``: it enters in four equal parts at the candle's open,
+        first extreme, second extreme and close (a rising candle visits its low first, a falling one its
+        high first), and a level the rest of that path crosses is liquidated within its own candle, so
+        coarse candles also see intra-candle liquidations. Needs ``price="last"``.
 
     Returns
     -------
@@ -295,58 +500,27 @@ def liquidation_heatmap(
     True
     >>> float(hm.liquidated["long_usd"].sum()) > 0
     True
+    >>> decayed = liquidation_heatmap(load_sample(), bin_size=500, half_life="7D")
+    >>> bool(decayed.flows["active_long_usd"].iloc[-1] < hm.flows["active_long_usd"].iloc[-1])
+    True
     """
     df = validate_market(df, require=("oi_usd",))
     profile = as_profile(leverage)
     if not isinstance(every, (int, np.integer)) or every < 1:
         raise DataError(f"every must be a positive integer, got {every!r}")
     every = int(every)
-    if price not in ("last", "mark"):
-        raise DataError(f"price must be 'last' or 'mark', got {price!r}")
 
     n = len(df)
-    high = df["high"].to_numpy()
     low = df["low"].to_numpy()
+    high = df["high"].to_numpy()
     close = df["close"].to_numpy()
-    if price == "mark":
-        if "mark_high" in df and "mark_low" in df:
-            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
-        elif "mark_close" in df:
-            trig_high = trig_low = df["mark_close"].to_numpy()
-        else:
-            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
-    else:
-        trig_high, trig_low = high, low
-
-    entry = (high + low + close) / 3.0
-    d_oi, factor = oi_changes(df["oi_usd"].to_numpy())
-    log_factor = np.cumsum(np.log(factor))
-    a, b = split_fractions(df, split)
-
-    opened = np.flatnonzero(d_oi > 0)
-    lev_w = profile.weights_array
-    n_tiers = len(lev_w)
-    created = np.repeat(opened, n_tiers)
-    parts = []
-    for side, share in (("long", a), ("short", b)):
-        q = profile.liquidation_prices(entry[opened], side).ravel()
-        notional = (d_oi[opened] * share[opened])[:, None] * lev_w[None, :]
-        parts.append((q, notional.ravel(), side == "long"))
-    price_all = np.concatenate([parts[0][0], parts[1][0]])
-    notional_all = np.concatenate([parts[0][1], parts[1][1]])
-    is_long = np.concatenate([np.ones(len(created), bool), np.zeros(len(created), bool)])
-    created_all = np.concatenate([created, created])
-    keep = notional_all > 0
-    price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
-
-    consumed = np.empty(len(price_all), dtype=np.int64)
-    consumed[is_long] = first_at_or_below(trig_low, created_all[is_long] + 1, price_all[is_long])
-    consumed[~is_long] = first_at_or_below(-trig_high, created_all[~is_long] + 1, -price_all[~is_long])
-    levels = _Levels(created_all, consumed, price_all, notional_all, is_long)
+    levels, log_factor, factor, d_oi, a, b = _model_levels(df, profile, split, price, half_life, entry)
+    created_all, consumed, price_all = levels.created, levels.consumed, levels.price
+    notional_all, is_long = levels.notional, levels.is_long
 
     # liquidated per candle: value at the consumption candle, before its closing step
     hit = consumed < n
-    value_hit = notional_all[hit] * np.exp(log_factor[consumed[hit] - 1] - log_factor[created_all[hit]])
+    value_hit = _liquidated_value(levels, log_factor, hit)
     liq_long = np.bincount(consumed[hit][is_long[hit]], weights=value_hit[is_long[hit]], minlength=n)[:n]
     liq_short = np.bincount(consumed[hit][~is_long[hit]], weights=value_hit[~is_long[hit]], minlength=n)[:n]
     liquidated = pd.DataFrame({"long_usd": liq_long, "short_usd": liq_short}, index=df.index)
@@ -354,12 +528,21 @@ def liquidation_heatmap(
     # active notional per candle (1 column per side), then closed = active * (1/f - 1) where OI fell
     active = span_sum(created_all, consumed, (~is_long).astype(np.int64), notional_all, log_factor[created_all], log_factor, 2)
     shrink = np.where(factor < 1.0, 1.0 / factor - 1.0, 0.0)
+    before_close = active
+    if half_life is not None:
+        # with decay a candle can both close and open: only levels older than the candle were closed
+        new = consumed > created_all
+        fresh = np.stack(
+            [np.bincount(created_all[new & side], weights=notional_all[new & side], minlength=n) for side in (is_long, ~is_long)],
+            axis=1,
+        )
+        before_close = active - fresh
     flows = pd.DataFrame(
         {
             "opened_long_usd": np.where(d_oi > 0, d_oi * a, 0.0),
             "opened_short_usd": np.where(d_oi > 0, d_oi * b, 0.0),
-            "closed_long_usd": active[:, 0] * shrink,
-            "closed_short_usd": active[:, 1] * shrink,
+            "closed_long_usd": before_close[:, 0] * shrink,
+            "closed_short_usd": before_close[:, 1] * shrink,
             "liquidated_long_usd": liq_long,
             "liquidated_short_usd": liq_short,
             "active_long_usd": active[:, 0],
@@ -402,4 +585,6 @@ def liquidation_heatmap(
         _log_factor=log_factor,
         _index=df.index,
         _close=close,
+        half_life=half_life,
+        entry=entry,
     )

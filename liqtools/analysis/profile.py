@@ -99,6 +99,54 @@ class LeverageProfile:
         return cls({float(leverage): 1.0}, mmr)
 
     @classmethod
+    def lognormal(
+        cls,
+        median: float = 20.0,
+        sigma: float = 0.8,
+        *,
+        n: int = 40,
+        low: float = 2.0,
+        high: float = 125.0,
+        mmr: float = _DEFAULT_MMR,
+    ) -> LeverageProfile:
+        """A continuous leverage distribution (beyond MODEL.md): ``n`` log-spaced tiers from ``low`` to
+        ``high`` whose weights follow a log-normal density (``log L ~ Normal(log median, sigma)``).
+
+        Each tier's weight is the normal probability of its cell in log-leverage (cells split halfway
+        between neighbouring tiers in log space, the end cells open), so the weights sum to 1.
+
+        Examples
+        --------
+        >>> p = LeverageProfile.lognormal(20, 0.5, n=30)
+        >>> len(p), round(float(p.leverages[0]), 1), round(float(p.leverages[-1]), 1)
+        (30, 2.0, 125.0)
+        >>> float(p.leverages[p.weights_array.argmax()]) > 15
+        True
+        """
+        from statistics import NormalDist
+
+        if not (np.isfinite(median) and median >= 1):
+            raise DataError(f"median leverage must be >= 1, got {median}")
+        if not (np.isfinite(sigma) and sigma > 0):
+            raise DataError(f"sigma must be > 0, got {sigma}")
+        if int(n) < 1:
+            raise DataError(f"n must be >= 1, got {n}")
+        if not 1 <= low <= high:
+            raise DataError(f"need 1 <= low <= high, got low={low}, high={high}")
+        n = int(n)
+        if n == 1:
+            return cls.single(float(median), mmr)
+        x = np.linspace(np.log(low), np.log(high), n)
+        cuts = 0.5 * (x[:-1] + x[1:])
+        dist = NormalDist(float(np.log(median)), float(sigma))
+        cdf = np.array([0.0] + [dist.cdf(float(c)) for c in cuts] + [1.0])
+        w = np.diff(cdf)
+        w = w / w.sum()
+        lev = np.exp(x)
+        lev[0], lev[-1] = float(low), float(high)
+        return cls({float(v): float(wk) for v, wk in zip(lev, w)}, mmr)
+
+    @classmethod
     def parse(cls, text: str, mmr: float = _DEFAULT_MMR) -> LeverageProfile:
         """Read ``"5:0.1,10:0.25,25:0.3,50:0.2,100:0.15"`` (or a single ``"20"``), as the CLI takes it.
 

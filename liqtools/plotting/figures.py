@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from bokeh.models import (
+    AdaptiveTicker,
     ColumnDataSource,
     DataRange1d,
     DataTable,
@@ -267,7 +268,8 @@ def _cascade_panel(result: CascadeResult, name: str, color: str, title: str, wid
     line = fig.step("step", "price", source=src, mode="after", color=color, line_width=2)
     dots = fig.scatter("step", "price", source=src, color=color, size=7)
     fig.hspan(y="y", source=ColumnDataSource(cascade_levels_data(result), name=f"{name}_levels"), line_color="color", line_dash="dashed")
-    fig.y_range = DataRange1d(renderers=[line, dots], range_padding=0.2)
+    fig.y_range = DataRange1d(renderers=[line, dots], range_padding=0.2, min_interval=0.01 * result.start_price)
+    fig.xaxis.ticker = AdaptiveTicker(min_interval=1)
     fig.add_tools(
         HoverTool(
             renderers=[dots],
@@ -287,8 +289,8 @@ def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, 
     """
     half = width // 2
     return row(
-        _cascade_panel(down, "cascade_down", LONG_COLOR, f"Long flush: {down.shock:+.2%} shock (estimate)", half, height),
-        _cascade_panel(up, "cascade_up", SHORT_COLOR, f"Short squeeze: {up.shock:+.2%} shock (estimate)", half, height),
+        _cascade_panel(down, "cascade_down", LONG_COLOR, "Long flush after a down shock (estimate)", half, height),
+        _cascade_panel(up, "cascade_up", SHORT_COLOR, "Short squeeze after an up shock (estimate)", half, height),
     )
 
 
@@ -323,7 +325,8 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
     fig.extra_x_ranges["cum"].renderers = [c1, c2]
     fig.hspan(y="x", source=ColumnDataSource(data["map_price"], name="side_price"), line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
     fig.add_tools(HoverTool(renderers=[r1, r2], tooltips=[("bin", "@low{$0,0} - @high{$0,0}"), ("longs", "@long_usd{$0.0a}"), ("shorts", "@short_usd{$0.0a}")]))
-    fig.xaxis[0].formatter = _usd_ticks()
+    for axis in fig.below:
+        axis.formatter = _usd_ticks()
     fig.yaxis.formatter = _price_ticks()
     fig.xaxis.major_label_orientation = 0.8
     return fig

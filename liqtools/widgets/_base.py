@@ -44,7 +44,7 @@ class Explorer:
     sources : dict[str, bokeh.models.ColumnDataSource]
         Every named data source of the plots.
     readout : ipywidgets.HTML
-        The text under the plots.
+        The text under the plots (``readout_lines``: the same as plain strings, without the caveat).
     figure : bokeh.models.LayoutDOM
         The bokeh layout.
     last_refresh_ms : float
@@ -55,6 +55,7 @@ class Explorer:
         self.controls: dict[str, W.Widget] = {}
         self.sources: dict[str, ColumnDataSource] = {}
         self.readout = W.HTML()
+        self.readout_lines: list[str] = []
         self.error = W.HTML()
         self.figure: LayoutDOM | None = None
         self.last_refresh_ms = float("nan")
@@ -114,6 +115,7 @@ class Explorer:
             self.sources[name].data = cols
 
     def _set_readout(self, lines: list[str]) -> None:
+        self.readout_lines = list(lines)
         body = "".join(f"<div>{html.escape(line)}</div>" for line in lines)
         self.readout.value = f"{body}<div style='color:#666;font-size:85%;margin-top:4px'>{html.escape(CAVEAT)}</div>"
 

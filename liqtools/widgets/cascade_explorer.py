@@ -12,6 +12,7 @@ from liqtools.errors import DataError, LiqtoolsError
 from liqtools.plotting.figures import cascade_data, cascade_figure, cascade_levels_data
 from liqtools.plotting.theme import price_text, usd
 from liqtools.widgets._base import Explorer
+from liqtools.widgets.controls import usd_options
 from liqtools.widgets.map_explorer import time_slider
 
 __all__ = ["CascadeExplorer"]
@@ -23,8 +24,9 @@ class CascadeExplorer(Explorer):
     """Simulate the cascade a shock sets off, both ways, from a set of levels or a market frame.
 
     Pass ``levels`` (a ``price, notional_usd, side`` frame) with ``price``, or ``df`` (levels from the
-    default heatmap after the candle chosen with ``time``). Controls: ``shock`` (size, applied up and
-    down), ``depth`` (USD per 1%, log slider), ``impact`` (``linear`` / ``sqrt``), ``time`` (data only).
+    default heatmap after the candle chosen with ``time``). Controls: ``shock`` (size in basis points,
+    applied up and down), ``depth`` (USD per 1%, from 1% to 100x the start depth), ``impact`` (``linear``
+    / ``sqrt``), ``time`` (data only).
     Sources: ``cascade_down``, ``cascade_up``, ``cascade_down_levels``, ``cascade_up_levels``. The readout
     gives both final prices and the tipping points to the far edges of the largest clusters.
 
@@ -32,7 +34,7 @@ class CascadeExplorer(Explorer):
     --------
     >>> lv = pd.DataFrame({"price": [101.0, 102.0], "notional_usd": [1e6, 2e6], "side": "short"})
     >>> ex = CascadeExplorer(lv, price=100.0, depth_usd=1e6)
-    >>> ex.update(shock=0.02)
+    >>> ex.update(shock=200)  # basis points
     >>> ex.sources["cascade_up"].data["cumulative_usd"].tolist()
     [3000000.0]
     """
@@ -59,8 +61,8 @@ class CascadeExplorer(Explorer):
 
             depth_usd = sample_depth_usd()
         self.controls.update(
-            shock=W.FloatSlider(value=0.01, min=0.0005, max=0.10, step=0.0005, description="shock size", readout_format=".2%", style=_STYLE),
-            depth=W.FloatLogSlider(value=depth_usd, base=10, min=4, max=11, step=0.05, description="depth $ per 1%", readout_format=".3s", style=_STYLE),
+            shock=W.IntSlider(value=100, min=0, max=1000, step=5, description="shock size bp", style=_STYLE),
+            depth=W.SelectionSlider(options=usd_options(float(depth_usd), (0.01, 0.03, 0.1, 0.3, 1, 3, 10, 30, 100)), value=float(depth_usd), description="depth per 1%", style=_STYLE),
             impact=W.ToggleButtons(options=["linear", "sqrt"], value="linear", description="impact", style=_STYLE),
         )
         if df is not None:
@@ -79,7 +81,7 @@ class CascadeExplorer(Explorer):
 
     def _simulate(self) -> tuple[CascadeResult, CascadeResult]:
         levels, price = self.levels_and_price()
-        size, depth, impact = float(self.controls["shock"].value), float(self.controls["depth"].value), self.controls["impact"].value
+        size, depth, impact = self.controls["shock"].value / 10_000.0, float(self.controls["depth"].value), self.controls["impact"].value
         return (
             simulate_cascade(levels, price, size, depth_usd=depth, impact=impact),
             simulate_cascade(levels, price, -size, depth_usd=depth, impact=impact),
@@ -99,7 +101,8 @@ class CascadeExplorer(Explorer):
                 "cascade_down_levels": cascade_levels_data(down),
             }
         )
-        self._set_readout([*up.summary().splitlines()[:2], *down.summary().splitlines()[:2], *self._tipping_lines()])
+        lines = [line.strip() for r in (up, down) for line in r.summary().splitlines() if not line.strip().startswith("Estimate:")]
+        self._set_readout([*lines, *self._tipping_lines()])
 
     def _tipping_lines(self) -> list[str]:
         """Smallest shocks that carry the price through the far edge of the largest cluster on each side."""

@@ -14,24 +14,26 @@ _STYLE = {"description_width": "110px"}
 
 
 class LeverageControls:
-    """Per-tier weight sliders (the default profile's tiers) plus a dominant leverage and its share.
+    """Per-tier weight sliders (the base profile's tiers, in percent) plus a dominant leverage and its share.
 
-    The profile is ``dominance`` at the ``dominant`` leverage and ``1 - dominance`` spread over the tiers
-    in proportion to their sliders. With dominance 0 and the default sliders it is exactly
-    ``LeverageProfile.default()``.
+    The profile is ``dominance`` at the ``dominant`` leverage and the rest spread over the tiers in
+    proportion to their sliders. Untouched (dominance 0, sliders at their start) it is exactly the base
+    profile, by default ``LeverageProfile.default()``. Sliders hold whole percents so that the browser's
+    step snapping never moves a value behind Python's back.
     """
 
     def __init__(self, base: LeverageProfile | None = None) -> None:
         base = base or LeverageProfile.default()
         self.base = base
         self.tiers = {
-            f"w{lev:g}x": W.FloatSlider(
-                value=float(w), min=0.0, max=1.0, step=0.01, description=f"{lev:g}x weight", continuous_update=False, style=_STYLE
+            f"w{lev:g}x": W.IntSlider(
+                value=int(round(w * 100)), min=0, max=100, step=1, description=f"{lev:g}x weight %", continuous_update=False, style=_STYLE
             )
             for lev, w in zip(base.leverages, base.weights_array)
         }
+        self._start = {k: s.value for k, s in self.tiers.items()}
         self.dominant = W.SelectionSlider(options=list(DOMINANT_CHOICES), value=25, description="dominant lev.", continuous_update=False, style=_STYLE)
-        self.dominance = W.FloatSlider(value=0.0, min=0.0, max=1.0, step=0.05, description="its share", continuous_update=False, style=_STYLE)
+        self.dominance = W.IntSlider(value=0, min=0, max=100, step=5, description="its share %", continuous_update=False, style=_STYLE)
         self.mmr = float(base.mmrs[0])
 
     @property
@@ -40,15 +42,15 @@ class LeverageControls:
 
     def profile(self) -> LeverageProfile:
         """The profile the sliders describe."""
-        weights = {float(lev): s.value for lev, s in zip(self.base.leverages, self.tiers.values())}
+        share = self.dominance.value / 100.0
+        if share == 0.0 and all(s.value == self._start[k] for k, s in self.tiers.items()):
+            return self.base
+        weights = {float(lev): s.value / 100.0 for lev, s in zip(self.base.leverages, self.tiers.values())}
         total = sum(weights.values())
-        share = float(self.dominance.value)
         if share >= 1.0 or total <= 0:
             if share <= 0:
                 raise DataError("every leverage weight is zero: raise one tier or the dominant leverage's share")
             return LeverageProfile.single(float(self.dominant.value), self.mmr)
-        if share == 0.0 and abs(total - 1.0) <= 1e-9:
-            return LeverageProfile(weights, self.mmr)
         mixed = {lev: (1.0 - share) * w / total for lev, w in weights.items()}
         dom = float(self.dominant.value)
         mixed[dom] = mixed.get(dom, 0.0) + share
@@ -61,18 +63,25 @@ class LeverageControls:
 
 
 class SplitControls:
-    """How new open interest splits into longs and shorts: a mode and, for ``"share"``, the long share."""
+    """How new open interest splits into longs and shorts: a mode and, for ``"share"``, the long share in percent."""
 
     def __init__(self, modes: tuple[str, ...] = ("both", "candle", "share")) -> None:
         self.mode = W.Dropdown(options=list(modes), value="both", description="split", style=_STYLE)
-        self.share = W.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="long share", continuous_update=False, style=_STYLE)
+        self.share = W.IntSlider(value=50, min=0, max=100, step=5, description="long share %", continuous_update=False, style=_STYLE)
 
     @property
     def controls(self) -> dict[str, W.Widget]:
         return {"split": self.mode, "split_share": self.share}
 
     def value(self) -> str | float:
-        return float(self.share.value) if self.mode.value == "share" else str(self.mode.value)
+        return self.share.value / 100.0 if self.mode.value == "share" else str(self.mode.value)
 
     def box(self) -> W.Widget:
         return W.VBox([self.mode, self.share])
+
+
+def usd_options(center: float, multiples: tuple[float, ...] = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)) -> list[tuple[str, float]]:
+    """``(label, value)`` choices for a SelectionSlider of dollar amounts around ``center``: exact values, no snapping."""
+    from liqtools._format import usd
+
+    return [(usd(center * m), float(center * m)) for m in multiples]

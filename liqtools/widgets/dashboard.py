@@ -24,7 +24,7 @@ class Dashboard:
     --------
     >>> dash = Dashboard()
     >>> dash.time.value = 500
-    >>> dash.map.controls["price"].value == dash.cascade.levels_and_price()[1]
+    >>> dash.map.current_price() == dash.cascade.levels_and_price()[1]
     True
     """
 

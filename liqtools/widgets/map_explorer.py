@@ -16,7 +16,7 @@ from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.plotting.figures import map_data, map_figure
 from liqtools.plotting.theme import price_text
 from liqtools.widgets._base import Explorer
-from liqtools.widgets.controls import LeverageControls, SplitControls
+from liqtools.widgets.controls import LeverageControls, SplitControls, usd_options
 
 __all__ = ["MapExplorer"]
 
@@ -44,9 +44,10 @@ class MapExplorer(Explorer):
     entry price; move the current price toward the bands and read the cumulative curves. Data mode: levels
     from :func:`liquidation_heatmap` on ``df`` after the candle chosen with the time slider.
 
-    Controls (``explorer.controls``): ``price``, ``entry_price``, ``open_interest``, ``spread`` (teaching
-    only), ``time`` (data only), the leverage profile (``w5x`` ... ``w100x``, ``dominant``, ``dominance``),
-    ``split``, ``split_share``, ``bin_size``. Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
+    Controls (``explorer.controls``): ``price``, ``entry_price``, ``open_interest``, ``spread`` (basis
+    points; teaching only), ``time`` and ``price_move`` (basis points from the candle's close; data only),
+    the leverage profile (``w5x`` ... ``w100x`` and ``dominance`` in percent, ``dominant``), ``split``,
+    ``split_share`` (percent), ``bin_size``. Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
     ``map_price``.
 
     Examples
@@ -75,14 +76,18 @@ class MapExplorer(Explorer):
             p0 = float(price or 100_000.0)
             oi = float(open_interest_usd or 2e9)
         else:
-            p0 = float(price or df["close"].iloc[-1])  # type: ignore[index]
+            p0 = float(df["close"].iloc[-1])  # type: ignore[index]
             oi = float(df["oi_usd"].ffill().iloc[-1]) if "oi_usd" in df else 1e9  # type: ignore[index, operator]
+        # every slider value sits exactly on its grid (integers, or choices): the browser never snaps it
         step = nice_bin_size(p0, 0.0005)
+        p0 = round(p0 / step) * step if self.teaching else p0
+        lo, hi = np.floor(0.6 * p0 / step) * step, np.ceil(1.4 * p0 / step) * step
         self.controls.update(
-            price=W.FloatSlider(value=p0, min=0.6 * p0, max=1.4 * p0, step=step, description="price", style=_STYLE, readout_format=",.0f"),
-            entry_price=W.FloatSlider(value=p0, min=0.6 * p0, max=1.4 * p0, step=step, description="entries around", continuous_update=False, style=_STYLE, readout_format=",.0f", disabled=not self.teaching),
-            open_interest=W.FloatLogSlider(value=oi, base=10, min=6, max=11, step=0.05, description="open interest $", continuous_update=False, style=_STYLE, readout_format=".3s", disabled=not self.teaching),
-            spread=W.FloatSlider(value=0.02, min=0.0, max=0.10, step=0.005, description="entry spread", continuous_update=False, style=_STYLE, readout_format=".1%", disabled=not self.teaching),
+            price=W.FloatSlider(value=p0, min=lo, max=hi, step=step, description="price", style=_STYLE, readout_format=",.0f", disabled=not self.teaching),
+            price_move=W.IntSlider(value=0, min=-3000, max=3000, step=5, description="price move bp", style=_STYLE, disabled=self.teaching),
+            entry_price=W.FloatSlider(value=p0, min=lo, max=hi, step=step, description="entries around", continuous_update=False, style=_STYLE, readout_format=",.0f", disabled=not self.teaching),
+            open_interest=W.SelectionSlider(options=usd_options(oi), value=float(oi), description="open interest", continuous_update=False, style=_STYLE, disabled=not self.teaching),
+            spread=W.IntSlider(value=200, min=0, max=1000, step=25, description="entry spread bp", continuous_update=False, style=_STYLE, disabled=not self.teaching),
             bin_size=W.Dropdown(options=self._bin_options(p0), value=nice_bin_size(p0), description="bin size $", style=_STYLE),
             **self.leverage.controls,
             **self.split.controls,
@@ -99,7 +104,7 @@ class MapExplorer(Explorer):
         fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)")
         self._finish(fig, self._controls_layout())
         self._show(map_df, clusters, price_now)
-        self._on_change(self.refresh, "price", "bin_size", *self._levels_changed_names)
+        self._on_change(self.refresh, "price", "price_move", "bin_size", *self._levels_changed_names)
         if not self.teaching:
             self._on_change(self._time_moved, "time")
 
@@ -127,7 +132,11 @@ class MapExplorer(Explorer):
         return self._heatmap(key, self.split.value())
 
     def current_price(self) -> float:
-        return float(self.controls["price"].value)
+        """Teaching mode: the price slider. Data mode: the chosen candle's close moved by ``price_move`` basis points."""
+        if self.teaching:
+            return float(self.controls["price"].value)
+        close = float(self.df["close"].iloc[int(self.controls["time"].value)])  # type: ignore[index]
+        return close * (1.0 + self.controls["price_move"].value / 10_000.0)
 
     def current_levels(self) -> pd.DataFrame:
         """The levels the map is drawn from (cached: moving only the price does not rebuild them)."""
@@ -136,7 +145,7 @@ class MapExplorer(Explorer):
             key = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, repr(self.profile()), self.split.value())
             if self._levels_cache is None or self._levels_cache[0] != key:
                 lv = synthetic_levels(
-                    c["entry_price"].value, c["open_interest"].value, leverage=self.profile(), split=self.split.value(), spread=c["spread"].value
+                    c["entry_price"].value, c["open_interest"].value, leverage=self.profile(), split=self.split.value(), spread=c["spread"].value / 10_000.0
                 )
                 self._levels_cache = (key, lv)
             return self._levels_cache[1]
@@ -158,14 +167,8 @@ class MapExplorer(Explorer):
     # -- handlers ------------------------------------------------------------------------------------------
     def _time_moved(self) -> None:
         t = int(self.controls["time"].value)
-        close = float(self.df["close"].iloc[t])  # type: ignore[index]
-        self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC, close {price_text(close)}"  # type: ignore[union-attr]
-        price = self.controls["price"]
-        if price.value != close:
-            price.min, price.max = min(price.min, close), max(price.max, close)
-            price.value = close  # runs refresh through the price observer
-        else:
-            self.refresh()
+        self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC, close {price_text(float(self.df['close'].iloc[t]))}"  # type: ignore[union-attr, index]
+        self.refresh()
 
     def refresh(self) -> None:
         """Recompute levels (if needed), map and clusters for the current controls and assign the sources."""
@@ -184,10 +187,9 @@ class MapExplorer(Explorer):
 
     def _controls_layout(self) -> W.Widget:
         c = self.controls
-        left = [c["price"]]
         if self.teaching:
-            left += [c["entry_price"], c["open_interest"], c["spread"]]
+            left = [c["price"], c["entry_price"], c["open_interest"], c["spread"]]
         else:
-            left += [W.HBox([c["time"], self.time_label])]
+            left = [W.HBox([c["time"], self.time_label]), c["price_move"]]
         left += [self.split.box(), c["bin_size"]]
         return W.HBox([W.VBox(left), self.leverage.box()])

@@ -1,0 +1,160 @@
+"""Helpers for the real-browser tests and the latency benchmark: servers on 127.0.0.1, Chromium via Playwright."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("LIQTOOLS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def missing_browser_parts() -> list[str]:
+    """What the browser tests need and this machine lacks (empty when all is there)."""
+    missing = []
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        missing.append(f"chromium at {CHROMIUM} (scripts/install-system-deps installs it)")
+    for module in ("playwright", "voila", "jupyterlab"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(f"the {module} package (pip install -e '.[test]')")
+    return missing
+
+
+def free_port() -> int:
+    from liqtools.app import free_port as _free
+
+    return _free()
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"no answer from {url} within {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
+    env = {**os.environ, "BOKEH_RESOURCES": "inline", "PYTHONUNBUFFERED": "1"}
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_http(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def voila_server(notebook: Path, log: Path) -> contextlib.AbstractContextManager[str]:
+    from liqtools.app import voila_command
+
+    port = free_port()
+    return server(voila_command(notebook, port), f"http://127.0.0.1:{port}/", log)
+
+
+def lab_server(root: Path, log: Path) -> contextlib.AbstractContextManager[str]:
+    """JupyterLab on ``root`` (a scratch copy: Lab autosaves, and notebooks here stay output-free)."""
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--allow-root",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    return server(cmd, f"http://127.0.0.1:{port}/lab", log)
+
+
+@contextlib.contextmanager
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+# JavaScript run in the page --------------------------------------------------------------------------
+
+READ_SOURCE = """([name, column]) => {
+  if (!window.Bokeh || !Bokeh.documents) return null;
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name(name);
+    if (m && m.data && column in m.data) return Array.from(m.data[column]);
+  }
+  return null;
+}"""
+
+# Dispatch a key on a slider handle and time it until the named source's column changes (in-page clock).
+KEY_LATENCY = """async ([handle, key, name, column]) => {
+  const read = () => {
+    for (const doc of Bokeh.documents) {
+      const m = doc.get_model_by_name(name);
+      if (m && m.data && column in m.data) return JSON.stringify(Array.from(m.data[column]));
+    }
+    return null;
+  };
+  const before = read();
+  handle.focus();
+  const t0 = performance.now();
+  handle.dispatchEvent(new KeyboardEvent('keydown', {key: key, bubbles: true}));
+  handle.dispatchEvent(new KeyboardEvent('keyup', {key: key, bubbles: true}));
+  while (read() === before) {
+    if (performance.now() - t0 > 10000) return -1;
+    await new Promise(r => setTimeout(r, 1));
+  }
+  return performance.now() - t0;
+}"""
+
+
+def slider_handle(page, label: str, nth: int = 0):  # type: ignore[no-untyped-def]
+    """The handle element of the ``nth`` slider whose description is ``label``."""
+    sliders = page.locator(".widget-slider", has=page.locator(".widget-label", has_text=label))
+    return sliders.nth(nth).locator(".noUi-handle").element_handle(timeout=60_000)
+
+
+def key_latency_ms(page, label: str, key: str, name: str, column: str, nth: int = 0) -> float:  # type: ignore[no-untyped-def]
+    """Milliseconds from a key press on the slider to the named source's column changing in the page."""
+    return float(page.evaluate(KEY_LATENCY, [slider_handle(page, label, nth), key, name, column]))

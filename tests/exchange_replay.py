@@ -1,0 +1,263 @@
+"""Offline ccxt: replace an exchange instance's HTTP ``fetch`` with recorded or simulated responses.
+
+ccxt's own request building and response parsing run for real; only the network is replaced. A request
+whose method and path are not known raises ``AssertionError`` (it is not a ccxt error, so liqtools does
+not retry or translate it: the test fails).
+
+Two kinds of venue:
+
+* :class:`Replay` answers each (method, path) with one recorded response (fixtures in
+  ``tests/fixtures/exchanges/``);
+* :class:`SimVenue` holds a "true" history and answers each request the way the exchange documents it
+  (which bound is inclusive, which end a page is anchored at, newest-first ordering, page limits), in
+  the exchange's JSON shape; it can shuffle rows, repeat rows of the next page (overlap) and fail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import ccxt
+import numpy as np
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exchanges"
+H = 3_600_000
+
+
+def make_market(id: str, symbol: str, **kw: Any) -> dict:
+    base, rest = symbol.split("/")
+    quote, settle = rest.split(":")
+    m = dict(id=id, symbol=symbol, base=base, quote=quote, settle=settle, baseId=base, quoteId=quote, settleId=settle,
+             type="swap", spot=False, margin=False, swap=True, future=False, option=False, contract=True,
+             linear=True, inverse=False, contractSize=1.0, active=True, precision={}, limits={}, info={})
+    m.update(kw)
+    return m
+
+
+MARKETS = {
+    "binanceusdm": make_market("BTCUSDT", "BTC/USDT:USDT"),
+    "bybit": make_market("BTCUSDT", "BTC/USDT:USDT", info={"fundingInterval": 480}),
+    "okx": make_market("BTC-USDT-SWAP", "BTC/USDT:USDT", contractSize=0.01, info={"instFamily": "BTC-USDT"}),
+}
+
+
+class Replay:
+    """A ``fetch`` replacement answering (method, path) from a table of handlers or fixed responses."""
+
+    def __init__(self, routes: dict[tuple[str, str], Any]):
+        self.routes = routes
+        self.calls: list[tuple[str, str, dict[str, str]]] = []
+
+    def __call__(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        self.calls.append((method, parts.path, query))
+        key = (method, parts.path)
+        if key not in self.routes:
+            raise AssertionError(f"unexpected request {method} {url}")
+        answer = self.routes[key]
+        if callable(answer):
+            answer = answer(query)
+        if isinstance(answer, BaseException):
+            raise answer
+        return json.loads(json.dumps(answer))  # a fresh copy, as if parsed from the wire
+
+
+def instance(exchange_id: str, fetch: Callable[..., Any], market: dict | None = None) -> Any:
+    ex = getattr(ccxt, exchange_id)({"enableRateLimit": False})
+    ex.set_markets([market or MARKETS[exchange_id]])
+    ex.fetch = fetch
+    return ex
+
+
+def recorded(exchange_id: str) -> tuple[Any, Replay, dict]:
+    fixture = json.loads((FIXTURES / f"{exchange_id}.json").read_text())
+    replay = Replay({(r["method"], r["path"]): r["response"] for r in fixture["responses"]})
+    return instance(exchange_id, replay, fixture["markets"][0]), replay, fixture
+
+
+# -- simulated venues ------------------------------------------------------------------------------
+
+
+class History:
+    """A seeded "true" history: hourly candles, mark candles, hourly open interest, 8-hourly funding."""
+
+    def __init__(self, start_ms: int, hours: int, seed: int = 1, gap: tuple[int, int] | None = None):
+        rng = np.random.default_rng(seed)
+        self.t = start_ms + H * np.arange(hours, dtype=np.int64)
+        close = np.round(60000 * np.exp(np.cumsum(rng.normal(0, 0.004, hours))), 1)
+        open_ = np.concatenate([[60000.0], close[:-1]])
+        high = np.round(np.maximum(open_, close) * (1 + np.abs(rng.normal(0, 0.002, hours))), 1)
+        low = np.round(np.minimum(open_, close) * (1 - np.abs(rng.normal(0, 0.002, hours))), 1)
+        vol = np.round(rng.uniform(100, 2000, hours), 3)
+        if gap is not None:  # candles the exchange does not have (maintenance)
+            keep = (np.arange(hours) < gap[0]) | (np.arange(hours) >= gap[1])
+        else:
+            keep = np.ones(hours, dtype=bool)
+        self.candles = np.column_stack([self.t, open_, high, low, close, vol])[keep]
+        basis = 1 + rng.normal(0, 0.0002, hours)
+        self.mark = np.column_stack([self.t, np.round(open_ * basis, 2), np.round(high * basis, 2),
+                                     np.round(low * basis, 2), np.round(close * basis, 2)])
+        self.mark[:, 2] = np.maximum(self.mark[:, 2], self.mark[:, 1:5].max(axis=1))
+        self.mark[:, 3] = np.minimum(self.mark[:, 3], self.mark[:, 1:5].min(axis=1))
+        self.mark = self.mark[keep]
+        self.oi = np.column_stack([self.t, np.round(70000 + np.cumsum(rng.normal(0, 50, hours)), 3)])
+        ft = self.t[(self.t % (8 * H)) == 0]
+        self.funding = np.column_stack([ft, np.round(rng.normal(1e-4, 5e-5, len(ft)), 8)])
+
+
+def _window(rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    return rows[(rows[:, 0] >= lo) & (rows[:, 0] <= hi)]
+
+
+def _s(x: float) -> str:
+    return repr(float(x))
+
+
+class SimVenue:
+    """Answers requests from a :class:`History` like the real exchange would (see module docstring)."""
+
+    def __init__(self, exchange_id: str, history: History, *, seed: int = 2, overlap: int = 3, shuffle: bool = True):
+        self.id = exchange_id
+        self.h = history
+        self.rng = np.random.default_rng(seed)
+        self.overlap = overlap
+        self.shuffle = shuffle
+        self.fail: Callable[[str, dict], BaseException | None] = lambda path, q: None
+        self.replay = Replay(self._routes())
+
+    def ex(self) -> Any:
+        return instance(self.id, self.replay)
+
+    @property
+    def calls(self) -> list:
+        return self.replay.calls
+
+    def _page(self, rows: np.ndarray, lo: int, hi: int, limit: int, *, newest_first: bool, anchor_end: bool) -> np.ndarray:
+        inside = _window(rows, lo, hi)
+        inside = inside[-limit:] if anchor_end else inside[:limit]
+        if self.overlap and len(inside):
+            # a few rows beyond the window repeat in the next page: exchanges do this at the edges
+            after = rows[rows[:, 0] > inside[-1, 0]][: self.overlap]
+            before = rows[rows[:, 0] < inside[0, 0]][-self.overlap :]
+            inside = np.concatenate([before, inside, after])
+        if newest_first:
+            inside = inside[::-1]
+        if self.shuffle and len(inside) > 2:
+            inside = inside[self.rng.permutation(len(inside))]
+        return inside
+
+    def _guard(self, path: str, q: dict) -> None:
+        err = self.fail(path, q)
+        if err is not None:
+            raise err
+
+    def _routes(self) -> dict:
+        h = self.h
+        if self.id == "binanceusdm":
+            def klines(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                def answer(q: dict) -> Any:
+                    self._guard("klines", q)
+                    lo, hi, limit = int(q["startTime"]), int(q.get("endTime", 10**15)), int(q.get("limit", 500))
+                    page = self._page(rows, lo, hi, limit, newest_first=False, anchor_end=False)
+                    return [[int(r[0]), _s(r[1]), _s(r[2]), _s(r[3]), _s(r[4]), "0" if mark else _s(r[5]),
+                             int(r[0]) + H - 1, "0", 100, "0", "0", "0"] for r in page]
+                return answer
+
+            def oi(q: dict) -> Any:
+                self._guard("oi", q)
+                page = self._page(h.oi, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 30)),
+                                  newest_first=False, anchor_end=True)
+                return [{"symbol": "BTCUSDT", "sumOpenInterest": _s(r[1]), "sumOpenInterestValue": _s(r[1] * 60000),
+                         "timestamp": str(int(r[0]))} for r in page]
+
+            def funding(q: dict) -> Any:
+                self._guard("funding", q)
+                page = self._page(h.funding, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 100)),
+                                  newest_first=False, anchor_end=False)
+                return [{"symbol": "BTCUSDT", "fundingTime": int(r[0]), "fundingRate": f"{r[1]:.8f}", "markPrice": "60000"}
+                        for r in page]
+
+            return {("GET", "/fapi/v1/klines"): klines(h.candles, False),
+                    ("GET", "/fapi/v1/markPriceKlines"): klines(h.mark, True),
+                    ("GET", "/futures/data/openInterestHist"): oi,
+                    ("GET", "/fapi/v1/fundingRate"): funding}
+        if self.id == "bybit":
+            def wrap(result: dict) -> dict:
+                return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1730729903941}
+
+            def kline(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                def answer(q: dict) -> Any:
+                    self._guard("klines", q)
+                    page = self._page(rows, int(q["start"]), int(q["end"]), int(q.get("limit", 200)),
+                                      newest_first=True, anchor_end=True)
+                    lst = [[str(int(r[0])), *(_s(x) for x in r[1:5])] + ([] if mark else [_s(r[5]), _s(r[5] * r[4])])
+                           for r in page]
+                    return wrap({"category": "linear", "symbol": "BTCUSDT", "list": lst})
+                return answer
+
+            def oi(q: dict) -> Any:
+                self._guard("oi", q)
+                page = self._page(h.oi, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 50)),
+                                  newest_first=True, anchor_end=True)
+                return wrap({"category": "linear", "symbol": "BTCUSDT", "nextPageCursor": "",
+                             "list": [{"openInterest": _s(r[1]), "timestamp": str(int(r[0]))} for r in page]})
+
+            def funding(q: dict) -> Any:
+                self._guard("funding", q)
+                page = self._page(h.funding, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 200)),
+                                  newest_first=True, anchor_end=True)
+                return wrap({"category": "linear", "list": [
+                    {"symbol": "BTCUSDT", "fundingRate": f"{r[1]:.8f}", "fundingRateTimestamp": str(int(r[0]))} for r in page]})
+
+            return {("GET", "/v5/market/kline"): kline(h.candles, False),
+                    ("GET", "/v5/market/mark-price-kline"): kline(h.mark, True),
+                    ("GET", "/v5/market/open-interest"): oi,
+                    ("GET", "/v5/market/funding/history"): funding}
+        if self.id == "okx":
+            def candles(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                def answer(q: dict) -> Any:
+                    self._guard("klines", q)
+                    # okx: before/after are exclusive bounds; the newest rows come first
+                    lo, hi = int(q.get("before", -1)) + 1, int(q.get("after", 10**15)) - 1
+                    page = self._page(rows, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                    if mark:
+                        data = [[str(int(r[0])), *(_s(x) for x in r[1:5]), "1"] for r in page]
+                    else:
+                        data = [[str(int(r[0])), *(_s(x) for x in r[1:5]), _s(r[5] * 100), _s(r[5]), _s(r[5] * r[4]), "1"]
+                                for r in page]
+                    return {"code": "0", "msg": "", "data": data}
+                return answer
+
+            def oi(q: dict) -> Any:
+                self._guard("oi", q)
+                lo, hi = int(q["begin"]) + 1, int(q["end"]) - 1
+                page = self._page(h.oi, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                return {"code": "0", "msg": "", "data": [
+                    [str(int(r[0])), _s(r[1] * 100), _s(r[1]), _s(r[1] * 60000)] for r in page]}
+
+            def funding(q: dict) -> Any:
+                self._guard("funding", q)
+                lo, hi = int(q.get("before", -1)) + 1, int(q.get("after", 10**15)) - 1
+                page = self._page(h.funding, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                return {"code": "0", "msg": "", "data": [
+                    {"fundingRate": f"{r[1]:.8f}", "fundingTime": str(int(r[0])), "instId": "BTC-USDT-SWAP",
+                     "instType": "SWAP", "method": "current_period", "realizedRate": f"{r[1]:.8f}"} for r in page]}
+
+            return {("GET", "/api/v5/market/history-candles"): candles(h.candles, False),
+                    ("GET", "/api/v5/market/history-mark-price-candles"): candles(h.mark, True),
+                    ("GET", "/api/v5/rubik/stat/contracts/open-interest-history"): oi,
+                    ("GET", "/api/v5/public/funding-rate-history"): funding}
+        raise ValueError(self.id)
+
+    def expected(self, first: int, end: int) -> dict[str, np.ndarray]:
+        """The true series restricted to [first, end)."""
+        h = self.h
+        c = h.candles[(h.candles[:, 0] >= first) & (h.candles[:, 0] < end)]
+        return {"candles": c, "mark": h.mark[(h.mark[:, 0] >= first) & (h.mark[:, 0] < end)],
+                "oi": h.oi[(h.oi[:, 0] >= first) & (h.oi[:, 0] <= end)],
+                "funding": h.funding[(h.funding[:, 0] >= first - 24 * H) & (h.funding[:, 0] <= end)]}

@@ -1,0 +1,442 @@
+"""fetch_market_data and friends against real ccxt classes with a replaced HTTP layer (no network)."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import warnings
+
+import ccxt
+import numpy as np
+import pandas as pd
+import pytest
+from exchange_replay import H, History, Replay, SimVenue, instance, recorded
+
+import liqtools.data.exchange as exchange_mod
+from liqtools.data import fetch_leverage_tiers, fetch_liquidations, fetch_market_data, fetch_series
+from liqtools.data.cache import SeriesCache
+from liqtools.errors import DataError, FetchError, NotSupportedError
+from liqtools.schema import validate_market
+
+START = pd.Timestamp("2024-03-01", tz="UTC")
+T0 = int(START.value // 1_000_000)
+
+
+NOW = int(pd.Timestamp("2025-01-01", tz="UTC").value // 1_000_000)
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch, request):
+    """No real sleeping between retries; every page is flushed to the cache at once; "now" is fixed.
+
+    Binance's 30-day limit on open-interest history is lifted (the data here is from 2024) except in
+    the tests marked ``real_oi_window``, which use dates relative to the real now.
+    """
+    monkeypatch.setattr(exchange_mod, "_sleep", lambda s: None)
+    monkeypatch.setattr(exchange_mod, "FLUSH_SECONDS", 0.0)
+    if "real_oi_window" not in request.keywords:
+        monkeypatch.setattr(exchange_mod, "_now_ms", lambda: NOW)
+        venues = dict(exchange_mod._VENUES)
+        venues["binanceusdm"] = dataclasses.replace(venues["binanceusdm"], oi_history_days=None)
+        monkeypatch.setattr(exchange_mod, "_VENUES", venues)
+
+
+# -- recorded responses -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exchange_id", ["binanceusdm", "bybit", "okx"])
+def test_recorded_responses_make_the_expected_frame(exchange_id, tmp_path):
+    ex, replay, fixture = recorded(exchange_id)
+    exp = fixture["expected"]
+    index = pd.DatetimeIndex(exp["index"])
+    step = index[1] - index[0]
+    df = fetch_market_data(ex, "BTC/USDT:USDT", "1m" if step == pd.Timedelta("1min") else "1h",
+                           start=index[0], end=index[-1] + step, cache_dir=tmp_path, progress=False)
+    assert list(df.index) == list(index)
+    assert list(df.columns) == ["open", "high", "low", "close", "volume", "oi_usd", "funding_rate",
+                                "mark_close", "mark_high", "mark_low"]
+    np.testing.assert_allclose(df["close"], exp["close"])
+    np.testing.assert_allclose(df["volume"], exp["volume"])
+    np.testing.assert_allclose(df["oi_usd"], [np.nan if v is None else v for v in exp["oi_usd"]], rtol=1e-12)
+    np.testing.assert_allclose(df["funding_rate"], exp["funding_rate"])
+    np.testing.assert_allclose(df["mark_close"], exp["mark_close"])
+    validate_market(df)
+    # each series is one window here: one request each, and none the second time
+    assert len(replay.calls) == 4
+    again = fetch_market_data(ex, "BTC/USDT:USDT", "1m" if step == pd.Timedelta("1min") else "1h",
+                              start=index[0], end=index[-1] + step, cache_dir=tmp_path, progress=False)
+    assert len(replay.calls) == 4
+    pd.testing.assert_frame_equal(df, again)
+
+
+def test_ccxt_builds_the_documented_requests():
+    ex, replay, _ = recorded("binanceusdm")
+    fetch_market_data(ex, "BTC/USDT:USDT", "1m", start="2024-04-10 08:41", end="2024-04-10 08:44",
+                      cache_dir=False, progress=False)
+    by_path = {path: q for _, path, q in replay.calls}
+    assert by_path["/fapi/v1/klines"] == {"interval": "1m", "limit": "1000", "symbol": "BTCUSDT",
+                                          "startTime": "1712738460000", "endTime": "1712738639999"}
+    assert by_path["/futures/data/openInterestHist"]["period"] == "5m"
+    assert by_path["/futures/data/openInterestHist"]["startTime"] == "1712738400000"  # the snapshot before start
+    assert by_path["/fapi/v1/fundingRate"]["startTime"] == "1712649600000"  # 24 h back, hour-aligned
+
+
+# -- pagination --------------------------------------------------------------------------------------
+
+
+def _expected_frame(venue: SimVenue, first: int, end: int, *, oi_from_value: bool) -> pd.DataFrame:
+    e = venue.expected(first, end)
+    c = e["candles"]
+    df = pd.DataFrame({"open": c[:, 1], "high": c[:, 2], "low": c[:, 3], "close": c[:, 4], "volume": c[:, 5]},
+                      index=pd.DatetimeIndex(pd.to_datetime(c[:, 0].astype(np.int64), unit="ms", utc=True), name="time").as_unit("ns"))
+    oi_t, oi_v = e["oi"][:, 0], e["oi"][:, 1]
+    oi_usd, funding, mark = [], [], []
+    marks = {int(r[0]): r for r in e["mark"]}
+    for t in c[:, 0]:
+        close_t = t + H
+        j = np.flatnonzero(oi_t <= close_t)
+        if len(j) and close_t - oi_t[j[-1]] <= H:
+            snap_t = oi_t[j[-1]]
+            if oi_from_value:
+                oi_usd.append(oi_v[j[-1]] * 60000)
+            else:  # contracts x the close of the candle that ended at the snapshot
+                ended = np.flatnonzero(c[:, 0] + H <= snap_t)
+                price = c[ended[-1], 4] if len(ended) else c[0, 1]
+                oi_usd.append(oi_v[j[-1]] * price)
+        else:
+            oi_usd.append(np.nan)
+        k = np.flatnonzero(e["funding"][:, 0] <= close_t)
+        funding.append(e["funding"][k[-1], 1] if len(k) else np.nan)
+        mark.append(marks[int(t)][4])
+    df["oi_usd"] = oi_usd
+    df["funding_rate"] = funding
+    df["mark_close"] = mark
+    return df
+
+
+@pytest.mark.parametrize("exchange_id", ["binanceusdm", "bybit", "okx"])
+def test_pagination_over_many_pages(exchange_id, tmp_path):
+    hours = 1200  # okx: 12 candle pages; funding windows of 100 h: 12 pages with 0-13 rows each
+    venue = SimVenue(exchange_id, History(T0, hours + 48, seed=3, gap=(500, 530)), overlap=3, shuffle=True)
+    end = T0 + hours * H
+    df = fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    expected = _expected_frame(venue, T0, end, oi_from_value=exchange_id != "bybit")
+    assert len(df) == hours - 30  # the exchange's gap stays a gap
+    pd.testing.assert_frame_equal(df[expected.columns], expected, check_freq=False, rtol=1e-12)
+    paths = [p for _, p, _ in venue.calls]
+    candle_pages = sum("mark-price" not in p and "markPrice" not in p and ("kline" in p or "candles" in p) for p in paths)
+    limit = exchange_mod._VENUES[exchange_id].ohlcv_limit
+    assert candle_pages == -(-hours // limit)
+
+
+def test_short_pages_do_not_end_the_series(tmp_path):
+    """Funding every 8 h in 1000-hour windows: pages of ~125 rows of a 1000 limit; all pages are read."""
+    venue = SimVenue("binanceusdm", History(T0, 3000, seed=4))
+    end = T0 + 3000 * H
+    rows = fetch_series(venue.ex(), "BTC/USDT:USDT", "funding", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(rows["timestamp"], venue.h.funding[:, 0].astype(np.int64))
+    funding_calls = [q for _, p, q in venue.calls if p == "/fapi/v1/fundingRate"]
+    assert len(funding_calls) == 3
+
+
+def test_empty_window_probes_to_the_end_then_stops(tmp_path):
+    """A listing that starts late: the first windows are empty; one probe finds the data, none is lost."""
+    venue = SimVenue("bybit", History(T0 + 2500 * H, 400, seed=5), overlap=0)
+    end = T0 + 2900 * H
+    rows = fetch_series(venue.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    assert len(rows) == 400
+    # a probe past the end of the data is empty: the series stops and the range counts as covered
+    venue2 = SimVenue("binanceusdm", History(T0, 100, seed=5), overlap=0)
+    rows = fetch_series(venue2.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 5000 * H, cache_dir=tmp_path,
+                        progress=False)
+    assert len(rows) == 100
+    assert len(venue2.calls) == 3  # a short page, an empty window, an empty probe to the end
+    _, covered = SeriesCache(tmp_path, "binanceusdm", "BTC/USDT:USDT", "1h", "ohlcv").read()
+    assert covered == [(T0, T0 + 5000 * H - 1)]
+
+
+# -- faults ------------------------------------------------------------------------------------------
+
+TRANSIENT = [ccxt.NetworkError, ccxt.RequestTimeout, ccxt.RateLimitExceeded, ccxt.ExchangeNotAvailable, ccxt.DDoSProtection]
+
+
+@pytest.mark.parametrize("exchange_id", ["binanceusdm", "bybit", "okx"])
+def test_transient_errors_on_random_pages_still_give_the_complete_frame(exchange_id, tmp_path, monkeypatch):
+    delays: list[float] = []
+    monkeypatch.setattr(exchange_mod, "_sleep", delays.append)
+    venue = SimVenue(exchange_id, History(T0, 700, seed=6))
+    rng = np.random.default_rng(11)
+    failures = {"n": 0}
+
+    def flaky(path, q):
+        if rng.random() < 0.3:
+            failures["n"] += 1
+            return TRANSIENT[int(rng.integers(len(TRANSIENT)))]("simulated outage")
+        return None
+
+    venue.fail = flaky
+    end = T0 + 600 * H
+    df = fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False,
+                           retries=8, backoff=0.01)
+    clean = SimVenue(exchange_id, History(T0, 700, seed=6))
+    expected = fetch_market_data(clean.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=False, progress=False)
+    pd.testing.assert_frame_equal(df, expected)
+    assert failures["n"] >= 3 and len(delays) == failures["n"]
+    assert all(0 < d <= 60 for d in delays)
+
+
+def test_backoff_grows_exponentially_with_jitter(monkeypatch):
+    delays: list[float] = []
+    monkeypatch.setattr(exchange_mod, "_sleep", delays.append)
+    replay = Replay({("GET", "/fapi/v1/klines"): ccxt.RequestTimeout("timed out")})
+    ex = instance("binanceusdm", replay)
+    with pytest.raises(FetchError) as info:
+        fetch_series(ex, "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 10 * H, cache_dir=False, progress=False,
+                     retries=4, backoff=1.0)
+    assert len(replay.calls) == 5 and len(delays) == 4
+    for k, d in enumerate(delays):
+        assert 0.5 * 2**k <= d <= 1.5 * 2**k
+    msg = str(info.value)
+    assert "binanceusdm" in msg and "fetchOHLCV" in msg and "BTC/USDT:USDT" in msg and "again" in msg
+    assert isinstance(info.value.__cause__, ccxt.RequestTimeout)
+    assert (info.value.exchange, info.value.method, info.value.symbol) == ("binanceusdm", "fetchOHLCV", "BTC/USDT:USDT")
+
+
+@pytest.mark.parametrize("error", [ccxt.BadSymbol, ccxt.AuthenticationError, ccxt.NotSupported])
+def test_no_retry_on_permanent_errors(error):
+    replay = Replay({("GET", "/fapi/v1/klines"): error("refused")})
+    ex = instance("binanceusdm", replay)
+    with pytest.raises(FetchError) as info:
+        fetch_series(ex, "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 10 * H, cache_dir=False, progress=False)
+    assert len(replay.calls) == 1
+    assert isinstance(info.value.__cause__, error)
+    assert isinstance(info.value, NotSupportedError) == (error is ccxt.NotSupported)
+
+
+def test_unknown_symbol_is_a_clear_error():
+    ex = instance("binanceusdm", Replay({}))
+    with pytest.raises(FetchError, match="unified symbol"):
+        fetch_series(ex, "ETH/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 10 * H, cache_dir=False, progress=False)
+
+
+def test_an_unexpected_url_fails_the_test_not_a_retry():
+    ex = instance("binanceusdm", Replay({}))
+    with pytest.raises(AssertionError, match="unexpected request GET https://fapi.binance.com/fapi/v1/klines"):
+        fetch_series(ex, "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 10 * H, cache_dir=False, progress=False)
+
+
+def test_permanent_failure_keeps_pages_and_the_next_run_resumes(tmp_path):
+    venue = SimVenue("okx", History(T0, 800, seed=8), overlap=2)
+    served = {"klines": 0}
+
+    def die_after_four_pages(path, q):
+        if path == "klines" and "after" in q:
+            served["klines"] += 1
+            if served["klines"] > 4:
+                return ccxt.ExchangeNotAvailable("503 Service Unavailable")
+        return None
+
+    venue.fail = die_after_four_pages
+    end = T0 + 700 * H
+    with pytest.raises(FetchError, match=r"okx fetchOHLCV for BTC/USDT:USDT failed after 3 attempts") as info:
+        fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False,
+                          retries=2, include=("ohlcv",))
+    assert isinstance(info.value.__cause__, ccxt.ExchangeNotAvailable)
+    rows, covered = SeriesCache(tmp_path, "okx", "BTC/USDT:USDT", "1h", "ohlcv").read()
+    assert covered == [(T0, T0 + 400 * H - 1)]  # four pages of 100 candles
+    assert len(rows) >= 400 and rows["timestamp"].is_monotonic_increasing
+    # the next run asks only for the missing three pages
+    venue.fail = lambda path, q: None
+    n = len(venue.calls)
+    df = fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False,
+                           include=("ohlcv",))
+    assert len(venue.calls) - n == 3
+    assert len(df) == 700
+    fresh = SimVenue("okx", History(T0, 800, seed=8))
+    pd.testing.assert_frame_equal(
+        df, fetch_market_data(fresh.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=False, progress=False,
+                              include=("ohlcv",)))
+
+
+def test_second_identical_call_makes_no_request_and_needs_no_markets(tmp_path):
+    venue = SimVenue("bybit", History(T0, 500, seed=9))
+    end = T0 + 480 * H
+    first = fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    assert venue.calls
+
+    def no_network(*a, **k):
+        raise AssertionError("no request expected")
+
+    # a string id and a cold instance: ccxt is not even asked to load markets
+    ex = ccxt.bybit()
+    ex.fetch = no_network
+    second = fetch_market_data(ex, "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(first, second)
+    third = fetch_market_data("bybit", "BTC/USDT:USDT", "1h", start=T0, end=end, cache_dir=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(first, third)
+    # a sub-range too
+    sub = fetch_market_data(ex, "BTC/USDT:USDT", "1h", start=T0 + 100 * H, end=T0 + 200 * H, cache_dir=tmp_path,
+                            progress=False)
+    pd.testing.assert_frame_equal(sub, first.iloc[100:200])
+
+
+def test_extending_the_range_fetches_only_the_new_part(tmp_path):
+    venue = SimVenue("binanceusdm", History(T0, 3000, seed=10))
+    fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0 + 1000 * H, end=T0 + 2000 * H, cache_dir=tmp_path,
+                      progress=False, include=("ohlcv",))
+    n = len(venue.calls)
+    fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=T0 + 3000 * H, cache_dir=tmp_path,
+                      progress=False, include=("ohlcv",))
+    windows = [(int(q["startTime"]), int(q["endTime"])) for _, _, q in venue.calls[n:]]
+    assert windows == [(T0, T0 + 1000 * H - 1), (T0 + 2000 * H, T0 + 3000 * H - 1)]
+
+
+def test_cache_disabled_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("LIQTOOLS_CACHE_DIR", str(tmp_path))
+    venue = SimVenue("binanceusdm", History(T0, 50, seed=12))
+    fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=T0 + 40 * H, cache_dir=False, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=T0 + 40 * H, progress=False)
+    assert (tmp_path / "binanceusdm" / "BTC_USDT_USDT").is_dir()
+
+
+def test_progress_bar_per_series(tmp_path, capsys):
+    venue = SimVenue("binanceusdm", History(T0, 50, seed=13))
+    fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=T0 + 40 * H, cache_dir=False, progress=True)
+    err = capsys.readouterr().err
+    for series in ("ohlcv", "open_interest", "funding", "mark"):
+        assert f"binanceusdm BTC/USDT:USDT {series}" in err
+
+
+# -- Binance specifics -------------------------------------------------------------------------------
+
+
+@pytest.mark.real_oi_window
+def test_binance_open_interest_older_than_30_days_warns_with_source_rest(tmp_path):
+    now = pd.Timestamp.now(tz="UTC").floor("h")
+    start, end = now - pd.Timedelta(days=40), now - pd.Timedelta(days=20)
+    first = int(start.value // 1_000_000)
+    venue = SimVenue("binanceusdm", History(first - 100 * H, 24 * 41 + 200, seed=14))
+    with pytest.warns(UserWarning, match=r"about 30 days only.*source='auto'"):
+        df = fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=start, end=end, cache_dir=tmp_path,
+                               progress=False, include=("ohlcv", "open_interest"))
+    cutoff = now - pd.Timedelta(days=30)
+    assert df.loc[df.index < cutoff - pd.Timedelta("1h"), "oi_usd"].isna().all()
+    assert df.loc[df.index > cutoff + pd.Timedelta("1h"), "oi_usd"].notna().all()
+    oi_starts = [int(q["startTime"]) for _, p, q in venue.calls if p == "/futures/data/openInterestHist"]
+    assert min(oi_starts) >= int(cutoff.value // 1_000_000) - 2 * H
+
+
+def test_liquidations_and_tiers_name_the_alternative():
+    ex = instance("binanceusdm", Replay({}))
+    with pytest.raises(NotSupportedError, match="liquidationSnapshot"):
+        fetch_liquidations(ex, "BTC/USDT:USDT", start="2024-01-01")
+    with pytest.raises(NotSupportedError, match="BINANCE_BTCUSDT_BRACKETS"):
+        fetch_leverage_tiers(ex, "BTC/USDT:USDT")
+    with pytest.raises(NotSupportedError, match="bitfinex, deribit, gate and htx"):
+        fetch_liquidations(instance("bybit", Replay({})), "BTC/USDT:USDT", start="2024-01-01")
+
+
+def test_leverage_tiers_from_bybit_recorded_shape():
+    # Bybit v5 GET /v5/market/risk-limit (documented shape; values of Bybit's BTCUSDT tiers)
+    body = {"retCode": 0, "retMsg": "OK", "result": {"category": "linear", "list": [
+        {"id": 1, "symbol": "BTCUSDT", "riskLimitValue": "2000000", "maintenanceMargin": "0.005", "initialMargin": "0.01",
+         "isLowestRisk": 1, "maxLeverage": "100.00", "mmDeduction": ""},
+        {"id": 2, "symbol": "BTCUSDT", "riskLimitValue": "3600000", "maintenanceMargin": "0.0056", "initialMargin": "0.0116",
+         "isLowestRisk": 0, "maxLeverage": "86.20", "mmDeduction": "1200"}], "nextPageCursor": ""},
+        "retExtInfo": {}, "time": 1730729903941}
+    replay = Replay({("GET", "/v5/market/risk-limit"): body})
+    tiers = fetch_leverage_tiers(instance("bybit", replay), "BTC/USDT:USDT")
+    assert tiers["maintenance_margin_rate"].tolist() == [0.005, 0.0056]
+    assert tiers["max_notional"].tolist() == [2_000_000.0, 3_600_000.0]
+    assert tiers["min_notional"].tolist() == [0.0, 2_000_000.0]
+
+
+def test_liquidations_paginate_on_an_exchange_that_has_them():
+    # Gate v4 GET /futures/usdt/liq_orders (documented shape): time in seconds, size < 0 for a liquidated long
+    rows = [{"time": 1704067200 + 60 * i, "contract": "BTC_USDT", "size": -10 - i, "order_price": "42000.1",
+             "fill_price": "42010.5", "left": 0} for i in range(5)]
+
+    def liq(q):  # ccxt 4.5.90 passes 'from'/'to' in milliseconds; two rows a page
+        lo, hi = int(q.get("from", 0)), int(q.get("to", 10**15))
+        return [r for r in rows if lo <= r["time"] * 1000 <= hi][:2]
+
+    replay = Replay({("GET", "/api/v4/futures/usdt/liq_orders"): liq})
+    market = {"id": "BTC_USDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
+              "baseId": "BTC", "quoteId": "USDT", "settleId": "usdt", "type": "swap", "spot": False, "swap": True,
+              "future": False, "option": False, "contract": True, "linear": True, "inverse": False,
+              "contractSize": 0.0001, "active": True, "precision": {}, "limits": {}, "info": {}}
+    ex = instance("gate", replay, market)
+    df = fetch_liquidations(ex, "BTC/USDT:USDT", start="2024-01-01", end="2024-01-01 01:00", progress=False)
+    assert len(df) == 5 and df.index.is_monotonic_increasing
+    assert set(df["side"]) == {"sell"}
+    np.testing.assert_allclose(df["amount"], [0.001, 0.0011, 0.0012, 0.0013, 0.0014])
+    assert len(replay.calls) == 4  # 2 + 2 + 1 rows, then an empty page
+
+
+def test_long_short_ratio_from_binance_documented_shape():
+    # GET /futures/data/globalLongShortAccountRatio, response example of Binance's documentation
+    body = [{"symbol": "BTCUSDT", "longShortRatio": "0.1960", "longAccount": "0.6622", "shortAccount": "0.3378",
+             "timestamp": "1583139600000"},
+            {"symbol": "BTCUSDT", "longShortRatio": "1.9559", "longAccount": "0.6617", "shortAccount": "0.3382",
+             "timestamp": "1583139900000"}]
+    replay = Replay({("GET", "/futures/data/globalLongShortAccountRatio"): lambda q: body if q["period"] == "5m" else []})
+    rows = fetch_series(instance("binanceusdm", replay), "BTC/USDT:USDT", "long_short", "5m", start=1583139600000,
+                        end=1583139600000 + 10 * 300_000, cache_dir=False, progress=False)
+    assert rows["long_short_ratio"].tolist() == [0.196, 1.9559]
+
+
+# -- input checks ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"exchange": "binanceusdmm"}, "did you mean binanceusdm"),
+        ({"timeframe": "1 hour"}, "timeframe must look like"),
+        ({"start": "2024-02-01", "end": "2024-01-01"}, "end must be after start"),
+        ({"start": "yesterday-ish"}, "start must be a date"),
+        ({"include": ("funding",)}, "must contain 'ohlcv'"),
+        ({"include": ("ohlcv", "oi")}, "unknown series"),
+        ({"source": "web"}, "source must be"),
+        ({"exchange": 42}, "ccxt id or a ccxt Exchange instance"),
+    ],
+)
+def test_bad_input_is_named(kwargs, message):
+    args = {"exchange": "binanceusdm", "timeframe": "1h", "start": "2024-01-01", "end": "2024-01-02", **kwargs}
+    ex = args.pop("exchange")
+    with pytest.raises(DataError, match=message):
+        fetch_market_data(ex, "BTC/USDT:USDT", cache_dir=False, progress=False, **args)
+
+
+def test_importing_the_module_does_not_import_ccxt():
+    code = "import sys, liqtools.data.exchange, liqtools.data.cache, liqtools.data.archive; print('ccxt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
+def test_cli_fetch_writes_a_readable_file(tmp_path, monkeypatch, capsys):
+    from liqtools.cli import main
+    from liqtools.data.files import read_market
+
+    venue = SimVenue("binanceusdm", History(T0, 80, seed=15))
+    monkeypatch.setattr(exchange_mod, "_resolve_exchange", lambda exchange: venue.ex())
+    out = tmp_path / "btc.parquet"
+    code = main(["fetch", "binanceusdm", "BTC/USDT:USDT", "--timeframe", "1h", "--start", "2024-03-01",
+                 "--end", "2024-03-03", "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "--no-progress"])
+    assert code == 0
+    df = read_market(out)
+    assert len(df) == 48 and "oi_usd" in df and "mark_close" in df
+    assert "48 candles" in capsys.readouterr().out
+    # errors come out as liqtools errors with exit code 2
+    assert main(["fetch", "binanceusdm", "BTC/USDT:USDT", "--start", "2024-03-03", "--end", "2024-03-01",
+                 "-o", str(out), "--no-progress"]) == 2
+    assert "end must be after start" in capsys.readouterr().err
+
+
+def test_no_warnings_on_a_clean_fetch(tmp_path):
+    venue = SimVenue("okx", History(T0, 60, seed=16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fetch_market_data(venue.ex(), "BTC/USDT:USDT", "1h", start=T0, end=T0 + 48 * H, cache_dir=tmp_path, progress=False)
