@@ -52,7 +52,7 @@ def dashboard_page(chromium):
     errors: list[str] = []
     with voila_server(ROOT / "notebooks" / "dashboard.ipynb", ARTIFACTS / "voila.log") as url:
         page = open_page(chromium, url, errors)
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents && Bokeh.documents.length >= 3", timeout=180_000)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents && Bokeh.documents.length >= 4", timeout=180_000)
         page.locator(".noUi-handle").first.wait_for(timeout=60_000)
         yield page, errors
         page.close()
@@ -130,6 +130,20 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     assert real_errors(errors) == []
 
 
+def test_momentum_tab_horizon_key(dashboard_page, python_twin):
+    page, errors = dashboard_page
+    page.locator(".lm-TabBar-tab", has_text="Momentum").click()
+    time.sleep(0.5)
+    ms = key_latency_ms(page, "horizon", "ArrowLeft", "momentum_effects", "effect")
+    assert ms > 0
+    python_twin.momentum.controls["horizon"].value = 12
+    assert read(page, "momentum_horizon", "x") == [12]
+    assert read(page, "momentum_effects", "effect") == python_twin.momentum.sources["momentum_effects"].data["effect"]
+    time.sleep(0.5)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-momentum.png"), full_page=True)
+    assert real_errors(errors) == []
+
+
 def test_notebook_in_jupyterlab(chromium, tmp_path):
     errors: list[str] = []
     shutil.copy(ROOT / "notebooks" / "02_liquidation_map.ipynb", tmp_path)
@@ -153,7 +167,7 @@ def test_notebook_in_jupyterlab(chromium, tmp_path):
 
 def test_artifacts_exist():
     # screenshots are kept for a human to look at (test-artifacts/, not committed)
-    for name in ("dashboard-map.png", "dashboard-cascade.png", "dashboard-heatmap.png"):
+    for name in ("dashboard-map.png", "dashboard-cascade.png", "dashboard-heatmap.png", "dashboard-momentum.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000, name
 
 

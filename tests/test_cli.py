@@ -93,3 +93,4 @@ def test_report_has_a_cascade_section(tmp_path):
     html = out.read_text().replace("&lt;", "<").replace("&gt;", ">")  # Div text sits HTML-escaped in the JSON
     assert "<h3>Cascade</h3>" in html and "short squeeze: shock +2.00%" in html and "long flush: shock -2.00%" in html
     assert '"name":"cascade_up"' in html.replace(" ", "") and '"name":"cascade_down"' in html.replace(" ", "")
+    assert "<h3>Momentum near clusters</h3>" in html and '"name":"momentum_paths"' in html.replace(" ", "")

@@ -8,7 +8,8 @@ from bokeh.document import Document
 import liqtools as lt
 from liqtools.analysis.moment import describe_clusters
 from liqtools.plotting.figures import cascade_data, heatmap_data, map_data
-from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer
+from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer, MomentumExplorer
+from liqtools.widgets.momentum_explorer import effects_data, paths_data, table_data
 
 
 def assert_source(ex, name, expected):
@@ -155,6 +156,35 @@ def test_cascade_explorer_from_levels_and_df(sample):
         CascadeExplorer(lv)
 
 
+def test_momentum_explorer(sample):
+    from liqtools.analysis.momentum import event_study
+
+    ex = MomentumExplorer(sample)
+    view = lt.clusters_at(sample)
+    pd.testing.assert_frame_equal(ex.clusters, view.clusters)
+
+    def check(bands, horizon):
+        study = event_study(sample, bands, horizons=(1, 4, 12, 24), map_df=ex.map)
+        assert_source(ex, "momentum_paths", paths_data(study))
+        assert_source(ex, "momentum_velocity", effects_data(study, "velocity"))
+        assert_source(ex, "momentum_volume", effects_data(study, "volume_ratio"))
+        assert_source(ex, "momentum_effects", table_data(study, horizon))
+        r = study.effect("return", horizon)
+        assert f"{r['effect']:+.4f}" in ex.readout_lines[1] and f"p = {r['pvalue']:.3f}" in ex.readout_lines[1]
+
+    check(view.clusters, 24)
+    ex.controls["band"].value = 1
+    check(view.clusters.iloc[[1]], 24)
+    ex.controls["horizon"].value = 4
+    check(view.clusters.iloc[[1]], 4)
+    assert ex.sources["momentum_horizon"].data["x"] == [4]
+    ex.controls["time"].value = 1500
+    v2 = lt.clusters_at(sample, 1500)
+    pd.testing.assert_frame_equal(ex.clusters, v2.clusters)
+    check(v2.clusters.iloc[[1]] if ex.controls["band"].value == 1 else v2.clusters, 4)
+    assert "Hindsight" in ex.readout_lines[-1]
+
+
 def test_dashboard_shares_time():
     dash = Dashboard()
     dash.time.value = 300
@@ -163,7 +193,8 @@ def test_dashboard_shares_time():
     assert dash.map.sources["map_price"].data["x"] == [close]
     assert dash.heatmap.sources["side_price"].data["x"] == [close]
     assert dash.cascade.up.start_price == close
-    assert [dash.tabs.get_title(i) for i in range(3)] == ["Map", "Heatmap", "Cascade"]
+    assert dash.momentum.t == 300
+    assert [dash.tabs.get_title(i) for i in range(4)] == ["Map", "Heatmap", "Cascade", "Momentum"]
 
 
 def decoded(explorer, name):
@@ -182,6 +213,7 @@ def decoded(explorer, name):
         (lambda s: MapExplorer(s), "price_move", -100, "map_price", "x"),
         (lambda s: HeatmapExplorer(s), "time", 250, "side_price", "x"),
         (lambda s: CascadeExplorer(df=s), "shock", 350, "cascade_up", "price"),
+        (lambda s: MomentumExplorer(s), "horizon", 12, "momentum_horizon", "x"),
     ],
 )
 def test_changes_before_display_reach_the_page(sample, make, control, value, source, column):

@@ -22,12 +22,13 @@ from bokeh.models import (
     TableColumn,
 )
 from bokeh.palettes import Inferno256
-from bokeh.layouts import row
-from bokeh.models import Row
+from bokeh.layouts import column, row
+from bokeh.models import LayoutDOM, Row
 from bokeh.plotting import figure
 
 from liqtools.analysis.cascade import CascadeResult
 from liqtools.analysis.heatmap import Heatmap
+from liqtools.analysis.momentum import EventStudy
 from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, SHORT_COLOR, price_text, usd
 
 __all__ = [
@@ -45,6 +46,10 @@ __all__ = [
     "liquidations_data",
     "liquidations_figure",
     "to_ms",
+    "momentum_figure",
+    "paths_data",
+    "effects_data",
+    "table_data",
 ]
 
 Data = dict[str, dict[str, object]]
@@ -310,7 +315,7 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
         title="Levels at the chosen time",
         x_axis_label="USD per bin",
         tools="ywheel_zoom,reset",
-        y_range=y_range,  # type: ignore[arg-type]
+        **({"y_range": y_range} if y_range is not None else {}),
     )
     bars = ColumnDataSource(data["map_bars"], name="side_bars")
     size = float(map_df["high"].iloc[0] - map_df["low"].iloc[0]) if len(map_df) else 1.0
@@ -366,7 +371,7 @@ def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, 
         x_axis_label="time (UTC)",
         y_axis_label="USD",
         tools="xpan,xwheel_zoom,reset",
-        x_range=x_range,  # type: ignore[arg-type]
+        **({"x_range": x_range} if x_range is not None else {}),
     )
     real = ColumnDataSource(data["realized"], name="realized")
     pred = ColumnDataSource(data["predicted"], name="predicted")
@@ -379,3 +384,67 @@ def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, 
     fig.legend.location = "top_left"
     fig.legend.label_text_font_size = "8pt"
     return fig
+
+
+# ---------------------------------------------------------------------------- momentum near clusters
+
+
+def paths_data(study: EventStudy) -> dict[str, object]:
+    """Columns of ``momentum_paths``: mean signed log return per candle offset, events and controls."""
+    p = study.paths
+    return {"offset": p.index.to_numpy(), **{c: p[c].to_numpy() for c in ("event_mean", "event_low", "event_high", "control_mean", "control_low", "control_high")}}
+
+
+def effects_data(study: EventStudy, measure: str) -> dict[str, object]:
+    """Columns of ``momentum_velocity`` / ``momentum_volume``: effect and interval per horizon."""
+    e = study.effects[study.effects["measure"] == measure]
+    return {"horizon": e["horizon"].to_numpy(), "effect": e["effect"].to_numpy(), "ci_low": e["ci_low"].to_numpy(), "ci_high": e["ci_high"].to_numpy(), "pvalue": e["pvalue"].to_numpy()}
+
+
+def table_data(study: EventStudy, horizon: int) -> dict[str, object]:
+    """Columns of ``momentum_effects``: the effects table at one horizon, formatted."""
+    e = study.effects[study.effects["horizon"] == horizon]
+    return {
+        "measure": e["measure"].tolist(),
+        "effect": [f"{x:+.4f}" for x in e["effect"]],
+        "ci": [f"[{lo:+.4f}, {hi:+.4f}]" for lo, hi in zip(e["ci_low"], e["ci_high"])],
+        "pvalue": [f"{p:.3f}" for p in e["pvalue"]],
+        "n": [f"{a} / {b}" for a, b in zip(e["n_events"], e["n_controls"])],
+    }
+
+
+def momentum_figure(study: EventStudy, horizon: int) -> LayoutDOM:
+    """Event study picture: mean paths with confidence bands (events vs controls), speed and volume effects
+    per horizon, and the effects table at ``horizon``. Sources: ``momentum_paths``, ``momentum_velocity``,
+    ``momentum_volume``, ``momentum_effects``, ``momentum_horizon``."""
+    paths = ColumnDataSource(paths_data(study), name="momentum_paths")
+    fig = figure(width=620, height=340, title="After entering the band: mean signed log return (events vs thin-map controls)", x_axis_label="candles from the entry", y_axis_label="log return (> 0: the move continued)", tools="pan,wheel_zoom,reset,save")
+    fig.varea(x="offset", y1="event_low", y2="event_high", source=paths, fill_color=SHORT_COLOR, fill_alpha=0.2)
+    fig.varea(x="offset", y1="control_low", y2="control_high", source=paths, fill_color=PRICE_COLOR, fill_alpha=0.12)
+    r1 = fig.line("offset", "event_mean", source=paths, color=SHORT_COLOR, line_width=2, legend_label="entries into the band(s)")
+    fig.line("offset", "control_mean", source=paths, color=PRICE_COLOR, line_width=2, line_dash="dashed", legend_label="controls")
+    fig.vspan(x="x", source=ColumnDataSource({"x": [int(horizon)]}, name="momentum_horizon"), line_color=LONG_COLOR, line_dash="dotted")
+    fig.add_layout(Span(location=0, dimension="height", line_color="#999"))
+    fig.add_tools(HoverTool(renderers=[r1], tooltips=[("offset", "@offset"), ("events", "@event_mean{0.0000}"), ("controls", "@control_mean{0.0000}")]))
+    fig.yaxis.formatter = NumeralTickFormatter(format="0.0%")
+    fig.legend.location = "top_left"
+    panels = []
+    for measure, name, title, axis in (
+        ("velocity", "momentum_velocity", "Speed effect (events - controls)", "|log return| per candle"),
+        ("volume_ratio", "momentum_volume", "Volume effect (events - controls)", "volume / trailing median"),
+    ):
+        src = ColumnDataSource(effects_data(study, measure), name=name)
+        p = figure(width=360, height=170, title=title, x_axis_label="horizon (candles)", y_axis_label=axis, tools="reset,save")
+        p.segment(x0="horizon", x1="horizon", y0="ci_low", y1="ci_high", source=src, color=SHORT_COLOR, line_width=2)
+        dots = p.scatter("horizon", "effect", source=src, size=8, color=SHORT_COLOR)
+        p.add_layout(Span(location=0, dimension="width", line_color="#999"))
+        p.add_tools(HoverTool(renderers=[dots], tooltips=[("horizon", "@horizon"), ("effect", "@effect{0.0000}"), ("95% CI", "@ci_low{0.0000} to @ci_high{0.0000}"), ("p", "@pvalue{0.000}")]))
+        panels.append(p)
+    table = DataTable(
+        source=ColumnDataSource(table_data(study, int(horizon)), name="momentum_effects"),
+        columns=[TableColumn(field=f, title=t) for f, t in (("measure", "measure"), ("effect", "effect"), ("ci", "95% CI"), ("pvalue", "p-value"), ("n", "events / controls"))],
+        width=620,
+        height=120,
+        index_position=None,
+    )
+    return column(row(fig, column(*panels)), table)

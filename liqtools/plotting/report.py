@@ -15,7 +15,7 @@ from bokeh.resources import CDN, INLINE
 
 from liqtools.analysis.cascade import Impact, asymmetry, simulate_cascade
 from liqtools.analysis.moment import ClusterView
-from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure
+from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure, momentum_figure
 from liqtools.plotting.theme import CAVEAT, usd
 
 __all__ = ["report_html", "write_report"]
@@ -34,7 +34,8 @@ def report_html(
     """The report as one HTML string; ``inline=True`` embeds BokehJS so it opens offline (about 1 MB).
 
     Sections: header with sentences and caveats, heatmap with candles, map with clusters, clusters table,
-    and the cascade after a +/-``shock`` with ``depth_usd`` (default: the bundled depth snapshot)."""
+    the cascade after a +/-``shock`` with ``depth_usd`` (default: the bundled depth snapshot), and the event
+    study of entries into the clusters (momentum)."""
     hm = view.heatmap
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in view.sentences())
     header = Div(
@@ -54,6 +55,7 @@ def report_html(
         Div(text="<h3>Clusters</h3>", width=900),
         clusters_table(view.clusters),
         *_cascade_section(view, depth_usd, shock, impact),
+        *_momentum_section(view, df),
     ]
     return file_html(column(*parts), resources=INLINE if inline else CDN, title=title)
 
@@ -80,6 +82,26 @@ def _cascade_section(view: ClusterView, depth_usd: float | None, shock: float, i
         + "</table>"
     )
     return [Div(text=text, width=900), cascade_figure(up, down)]
+
+
+def _momentum_section(view: ClusterView, df: pd.DataFrame) -> list[object]:
+    from liqtools.analysis.momentum import event_study
+
+    if view.clusters.empty:
+        return [Div(text="<h3>Momentum near clusters</h3><p>No clusters at this moment.</p>", width=900)]
+    horizon = 12
+    study = event_study(df, view.clusters, horizons=(1, 4, 12, 24), map_df=view.map)
+    r = study.effect("return", horizon)
+    text = (
+        "<h3>Momentum near clusters</h3>"
+        f"<p>Entries of the price into today's clusters ({len(study.events)} events) against entries into bands of "
+        f"equal width where the map is thin ({len(study.controls)} control events). Return after {horizon} candles, "
+        f"events minus controls: {r['effect']:+.4f} (95% CI {r['ci_low']:+.4f} to {r['ci_high']:+.4f}, "
+        f"p = {r['pvalue']:.3f}). OLS with HAC errors by episode of overlapping windows.</p>"
+        "<p><i>Hindsight: today's clusters did not all exist at the times of the earlier entries; read this as "
+        "description, not as a tested trading rule.</i></p>"
+    )
+    return [Div(text=text, width=900), momentum_figure(study, horizon)]
 
 
 def write_report(

@@ -7,5 +7,6 @@ from liqtools.widgets.cascade_explorer import CascadeExplorer
 from liqtools.widgets.dashboard import Dashboard
 from liqtools.widgets.heatmap_explorer import HeatmapExplorer
 from liqtools.widgets.map_explorer import MapExplorer
+from liqtools.widgets.momentum_explorer import MomentumExplorer
 
-__all__ = ["CascadeExplorer", "Dashboard", "HeatmapExplorer", "MapExplorer"]
+__all__ = ["CascadeExplorer", "Dashboard", "HeatmapExplorer", "MapExplorer", "MomentumExplorer"]

@@ -10,15 +10,16 @@ from liqtools.widgets._base import ensure_bokeh_loaded
 from liqtools.widgets.cascade_explorer import CascadeExplorer
 from liqtools.widgets.heatmap_explorer import HeatmapExplorer
 from liqtools.widgets.map_explorer import MapExplorer, time_slider
+from liqtools.widgets.momentum_explorer import MomentumExplorer
 
 __all__ = ["Dashboard"]
 
 
 class Dashboard:
-    """Map, heatmap and cascade explorers as tabs, sharing the data and one ``time`` slider.
+    """Map, heatmap, cascade and momentum explorers as tabs, sharing the data and one ``time`` slider.
 
     ``df=None`` uses the bundled sample (and its realized liquidations). Attributes: ``map``,
-    ``heatmap``, ``cascade`` (the explorers), ``time`` (the shared slider), ``tabs``.
+    ``heatmap``, ``cascade``, ``momentum`` (the explorers), ``time`` (the shared slider), ``tabs``.
 
     Examples
     --------
@@ -39,7 +40,8 @@ class Dashboard:
         self.map = MapExplorer(self.df, time_control=self.time)
         self.heatmap = HeatmapExplorer(self.df, realized=realized, time_control=self.time)
         self.cascade = CascadeExplorer(df=self.df, time_control=self.time)
-        self.explorers = {"Map": self.map, "Heatmap": self.heatmap, "Cascade": self.cascade}
+        self.momentum = MomentumExplorer(self.df, time_control=self.time)
+        self.explorers = {"Map": self.map, "Heatmap": self.heatmap, "Cascade": self.cascade, "Momentum": self.momentum}
         self._tabs: W.Tab | None = None
 
     @property
