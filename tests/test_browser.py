@@ -98,7 +98,7 @@ def test_map_tab_price_move_key(dashboard_page, python_twin):
 
 def test_cascade_tab_shock_key(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.locator(".lm-TabBar-tab", has_text="Cascade").click()
+    page.get_by_role("tab", name="Cascade", exact=True).click()
     page.locator(".widget-slider", has=page.locator(".widget-label", has_text="shock size bp")).first.wait_for()
     ms = key_latency_ms(page, "shock size bp", "ArrowRight", "cascade_up", "price")
     assert ms > 0
@@ -113,7 +113,7 @@ def test_cascade_tab_shock_key(dashboard_page, python_twin):
 
 def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.locator(".lm-TabBar-tab", has_text="Heatmap").click()
+    page.get_by_role("tab", name="Heatmap", exact=True).click()
     time.sleep(0.5)
     # the time slider is shared by the tabs: the heatmap tab's copy is the second on the page
     ms = key_latency_ms(page, "time", "ArrowLeft", "side_price", "x", nth=1)
@@ -132,7 +132,7 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
 
 def test_momentum_tab_horizon_key(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.locator(".lm-TabBar-tab", has_text="Momentum").click()
+    page.get_by_role("tab", name="Momentum", exact=True).click()
     time.sleep(0.5)
     ms = key_latency_ms(page, "horizon", "ArrowLeft", "momentum_effects", "effect")
     assert ms > 0

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
+import numpy as np
 from bokeh.models import ColumnDataSource, LayoutDOM
 
 from liqtools.errors import LiqtoolsError
@@ -27,6 +28,30 @@ def ensure_bokeh_loaded() -> None:
 
         output_notebook(hide_banner=True)
         _BOKEH_LOADED = True
+
+
+def _same_columns(old: Any, new: dict[str, Any]) -> bool:
+    if set(old) != set(new):
+        return False
+    for key, value in new.items():
+        a, b = old[key], value
+        if len(a) != len(b):
+            return False
+        if isinstance(b, np.ndarray) or isinstance(a, np.ndarray):
+            a_arr, b_arr = np.asarray(a), np.asarray(b)
+            if a_arr.dtype != b_arr.dtype or a_arr.shape != b_arr.shape:
+                return False
+            if a_arr.dtype.kind in "fc":
+                if not np.array_equal(a_arr, b_arr, equal_nan=True):
+                    return False
+            elif a_arr.dtype == object:  # lists of arrays (images)
+                if not all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a_arr, b_arr)):
+                    return False
+            elif not np.array_equal(a_arr, b_arr):
+                return False
+        elif list(a) != list(b):
+            return False
+    return True
 
 
 class Explorer:
@@ -111,8 +136,12 @@ class Explorer:
         self._controls_box = controls_box
 
     def _assign(self, data: dict[str, dict[str, Any]]) -> None:
+        """Assign each source's new columns; a source whose columns are unchanged is left alone, so the page
+        receives (and BokehJS redraws) only what moved."""
         for name, cols in data.items():
-            self.sources[name].data = cols
+            source = self.sources[name]
+            if not _same_columns(source.data, cols):
+                source.data = cols
 
     def _set_readout(self, lines: list[str]) -> None:
         self.readout_lines = list(lines)

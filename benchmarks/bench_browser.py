@@ -1,0 +1,66 @@
+"""Browser latency (issue 7): key press on a slider -> the plot's data changed in the page.
+
+    python benchmarks/bench_browser.py [--presses 15]
+
+Serves notebooks/dashboard.ipynb with Voila on 127.0.0.1, opens it in headless Chromium (Playwright),
+and for each tab presses the arrow keys on its main slider, timing in the page (performance.now) from
+the key event to the named ColumnDataSource's column changing in BokehJS. Needs what the browser tests
+need (scripts/install-system-deps, pip install -e '.[test]').
+Targets: map and cascade tabs median < 100 ms; heatmap tab leverage change < 400 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from browser_util import ROOT, browser, key_latency_ms, voila_server  # noqa: E402
+
+CASES = [
+    # tab, slider label, nth slider with that label, source, column, target ms
+    ("Map", "price move bp", 0, "map_price", "x", 100),
+    ("Map", "time", 0, "map_price", "x", None),  # the shared time slider recomputes all four tabs
+    ("Cascade", "shock size bp", 0, "cascade_up", "price", 100),
+    ("Heatmap", "100x weight %", 1, "side_bars", "long_usd", 400),
+    ("Heatmap", "time", 1, "side_price", "x", None),
+    ("Momentum", "horizon", 0, "momentum_effects", "effect", None),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--presses", type=int, default=15)
+    args = ap.parse_args()
+    log = ROOT / "test-artifacts" / "bench-voila.log"
+    with voila_server(ROOT / "notebooks" / "dashboard.ipynb", log) as url, browser() as b:
+        page = b.new_page(viewport={"width": 1400, "height": 1200})
+        t0 = time.perf_counter()
+        page.goto(url, timeout=120_000)
+        page.wait_for_function("() => window.Bokeh && Bokeh.documents && Bokeh.documents.length >= 4", timeout=180_000)
+        page.locator(".noUi-handle").first.wait_for(timeout=60_000)
+        print(f"dashboard ready in {time.perf_counter() - t0:.1f} s (Voila start, kernel, four explorers)")
+        for tab, label, nth, source, column, target in CASES:
+            page.get_by_role("tab", name=tab, exact=True).click()
+            time.sleep(0.5)
+            times = []
+            for i in range(args.presses):
+                key = "ArrowLeft" if i % 2 == 0 else "ArrowRight"
+                ms = key_latency_ms(page, label, key, source, column, nth=nth)
+                if ms < 0:
+                    raise RuntimeError(f"{tab}/{label}: the data did not change within 10 s")
+                times.append(ms)
+                time.sleep(0.05)
+            t = np.array(times)
+            print(
+                f"  {tab:9s} {label:15s} -> {source}.{column:10s} median {np.median(t):6.1f} ms  "
+                f"p90 {np.percentile(t, 90):6.1f} ms  max {t.max():6.1f} ms  ({f'target < {target} ms, ' if target else ''}{len(t)} presses)"
+            )
+
+
+if __name__ == "__main__":
+    main()
