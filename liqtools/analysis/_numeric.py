@@ -12,19 +12,33 @@ from numpy.typing import NDArray
 _EPOCH_NATS = 600.0
 
 
-def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64]) -> NDArray[np.int64]:
+def sparse_table_buffer(n: int) -> NDArray[np.float64]:
+    """Memory for :func:`first_at_or_below`'s table over ``n`` values (reusable across calls)."""
+    return np.empty((max(int(np.log2(n)) + 1, 1) if n else 1, n + 1))
+
+
+def first_at_or_below(
+    x: NDArray[np.float64],
+    start: NDArray[np.int64],
+    threshold: NDArray[np.float64],
+    *,
+    table: NDArray[np.float64] | None = None,
+) -> NDArray[np.int64]:
     """For each query k, the first index ``j >= start[k]`` with ``x[j] <= threshold[k]``; ``len(x)`` if none.
 
     A sparse table of window minima (``table[k][p] = min x[p : p + 2**k]``) lets every query descend
     the powers of two once: O((n + queries) log n) work, all in numpy, instead of rescanning candles.
+    ``table`` may be a buffer from :func:`sparse_table_buffer` to reuse between calls.
     """
     n = len(x)
     pos = np.minimum(np.asarray(start, dtype=np.int64), n)
     if n == 0 or len(pos) == 0:
         return np.full(len(pos), n, dtype=np.int64)
     levels = int(np.log2(n)) + 1
-    table = np.full((levels, n + 1), np.inf)
+    if table is None or table.shape != (levels, n + 1):
+        table = sparse_table_buffer(n)
     table[0, :n] = x
+    table[:, n] = np.inf
     for k in range(1, levels):
         half = 1 << (k - 1)
         prev, cur = table[k - 1], table[k]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from liqtools.analysis._numeric import first_at_or_below, span_sum
+from liqtools.analysis._numeric import first_at_or_below, sparse_table_buffer, span_sum
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
@@ -379,11 +379,16 @@ def _model_levels(
         r_min = np.repeat(rest_min[opened].ravel(), n_tiers)
         r_max = np.repeat(rest_max[opened].ravel(), n_tiers)
         same = np.concatenate([r_min <= parts[0][0], r_max >= parts[1][0]])[keep]
-    price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
+    n_long = int(keep[: len(keep) // 2].sum())  # longs fill the first half, shorts the second
+    if not keep.all():
+        price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
 
+    # first crossing after creation; one sparse-table buffer serves both sides
     consumed = np.empty(len(price_all), dtype=np.int64)
-    consumed[is_long] = first_at_or_below(trig_low, created_all[is_long] + 1, price_all[is_long])
-    consumed[~is_long] = first_at_or_below(-trig_high, created_all[~is_long] + 1, -price_all[~is_long])
+    table = sparse_table_buffer(len(trig_low))
+    consumed[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, price_all[:n_long], table=table)
+    consumed[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -price_all[n_long:], table=table)
+    del table
     if entry == "path":
         # beyond MODEL.md: a level the rest of its own candle's path crosses is liquidated in that candle
         consumed[same] = created_all[same]
