@@ -34,6 +34,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from liqtools._io import atomic_write
 from liqtools.errors import DataError, FetchError
 from liqtools.schema import validate_market
 
@@ -320,17 +321,7 @@ def _get(url: str, *, retries: int, backoff: float, what: str) -> bytes | None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{random.getrandbits(48):012x}-{path.name}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def _day_files(

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liqtools._io import TMP_PREFIX, atomic_write
 from liqtools.errors import CacheError
 
 __all__ = ["SeriesCache", "cache_root", "merge_ranges", "missing_ranges", "ENV_VAR"]
@@ -195,17 +196,7 @@ class SeriesCache:
         meta[_META_KEY] = json.dumps([list(r) for r in merge_ranges(covered)]).encode()
         table = table.replace_schema_metadata(meta)
         final = self.path / f"{kind}-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
-        tmp = self.path / f".tmp-{uuid.uuid4().hex}.parquet"
-        try:
-            with open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="snappy")
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return final
+        return atomic_write(final, lambda fh: pq.write_table(table, fh, compression="snappy"))
 
     def append(self, rows: pd.DataFrame, covered: Sequence[Sequence[int]]) -> None:
         """Persist a page of rows and the ranges it answers (one atomic file)."""
@@ -217,7 +208,7 @@ class SeriesCache:
     def compact(self) -> None:
         """Merge every file into one (atomically) and remove the merged files and stray temporaries."""
         files = self._files()
-        for tmp in self.path.glob(".tmp-*") if self.path.is_dir() else []:
+        for tmp in self.path.glob(f"{TMP_PREFIX}*") if self.path.is_dir() else []:
             tmp.unlink(missing_ok=True)
         if len(files) <= 1:
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +12,7 @@ from bokeh.layouts import column
 from bokeh.models import Div
 from bokeh.resources import CDN, INLINE
 
+from liqtools._io import atomic_write
 from liqtools.analysis.cascade import Impact, asymmetry, simulate_cascade
 from liqtools.analysis.moment import ClusterView
 from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure, momentum_figure
@@ -109,14 +109,5 @@ def write_report(
 ) -> Path:
     """Write :func:`report_html` to ``path`` atomically (a temporary file renamed into place); ``options`` go
     to :func:`report_html`."""
-    target = Path(path)
     text = report_html(view, df, inline=inline, **options)  # type: ignore[arg-type]
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
