@@ -5,7 +5,9 @@
 
 Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
 inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
-of the fast path with peak memory (a fresh child process per measurement, ru_maxrss). Default model:
+of the fast path with peak memory (a fresh child process per measurement, ru_maxrss), with numpy's
+transparent-huge-page advice on (its default) and off: on this VM the first touch of fresh huge pages
+is slow, which dominates a first call, while later calls reuse them. Default model:
 5 tiers, hourly snapshots (every=60), $100 bins over $20k-$200k.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -87,8 +90,9 @@ def child(n: int, repeats: int) -> None:
     print(json.dumps({"times": times, "peak_gb": peak / 1e6, "data_gb": base / 1e6}))
 
 
-def measure(n: int, repeats: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(repeats)], capture_output=True, text=True, check=True)
+def measure(n: int, repeats: int, hugepages: bool = True) -> dict:
+    env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1" if hugepages else "0"}
+    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(repeats)], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -118,14 +122,16 @@ def main() -> None:
     print(f"month of 1-minute candles ({month:,}), {len(hm.times)} snapshots x {len(hm.edges) - 1} bins")
     print(f"  plain per-candle loop : {slow:8.3f} s")
     print(f"  liquidation_heatmap   : {fast * 1e3:8.1f} ms  (best of 5)   speed-up {slow / fast:,.0f}x   (results agree to 1e-9)")
-    runs = [measure(year, 3) for _ in range(5)]
-    first = np.array([r["times"][0] for r in runs])
-    warm = np.array([t for r in runs for t in r["times"][1:]])
-    peak = max(r["peak_gb"] for r in runs)
     print(f"year of 1-minute candles ({year:,}), every=60, $100 bins over $20k-$200k, 5 fresh processes x 3 calls:")
-    print(f"  first call in a process: median {np.median(first):.2f} s (min {first.min():.2f}, max {first.max():.2f})")
-    print(f"  later calls            : median {np.median(warm):.2f} s (min {warm.min():.2f}, max {warm.max():.2f})")
-    print(f"  peak memory (RSS)      : {peak:.2f} GB  (input frame and interpreter alone: {runs[0]['data_gb']:.2f} GB)")
+    for hugepages in (True, False):
+        runs = [measure(year, 3, hugepages) for _ in range(5)]
+        first = np.array([r["times"][0] for r in runs])
+        warm = np.array([t for r in runs for t in r["times"][1:]])
+        peak = max(r["peak_gb"] for r in runs)
+        print(f"  numpy huge pages {'on (default)' if hugepages else 'off (NUMPY_MADVISE_HUGEPAGE=0)'}:")
+        print(f"    first call in a process: median {np.median(first):.2f} s (min {first.min():.2f}, max {first.max():.2f})")
+        print(f"    later calls            : median {np.median(warm):.2f} s (min {warm.min():.2f}, max {warm.max():.2f})")
+        print(f"    peak memory (RSS)      : {peak:.2f} GB  (input frame and interpreter alone: {runs[0]['data_gb']:.2f} GB)")
 
 
 def _timed(fn, df) -> float:

@@ -61,31 +61,47 @@ def serve_dashboard(port: int | None = None, *, open_browser: bool = False) -> i
 
     BokehJS is embedded in the page (``BOKEH_RESOURCES=inline`` unless set), so it works offline.
     """
-    import nbformat
-
-    if shutil.which("voila") is None and not _has_module("voila"):
+    if not (_has_module("voila") and _has_module("ipykernel")):
         from liqtools.errors import LiqtoolsError
 
-        raise LiqtoolsError("Voila is not installed: pip install 'liqtools[app]'")
+        raise LiqtoolsError("the dashboard needs Voila and ipykernel: pip install 'liqtools[app]'")
+    import nbformat
+
     port = port or free_port()
     folder = Path(tempfile.mkdtemp(prefix="liqtools-dashboard-"))
     notebook = folder / "dashboard.ipynb"
     nbformat.write(dashboard_notebook(), notebook)  # type: ignore[arg-type]
     env = {**os.environ, "BOKEH_RESOURCES": os.environ.get("BOKEH_RESOURCES", "inline")}
     url = f"http://127.0.0.1:{port}/"
-    print(f"liqtools dashboard: {url}  (Ctrl-C to stop)", flush=True)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(url)
     proc = subprocess.Popen(voila_command(notebook, port), env=env, cwd=folder)
     try:
+        if _wait_until_serving(url, proc):
+            print(f"liqtools dashboard: {url}  (Ctrl-C to stop)", flush=True)
+            if open_browser:
+                import webbrowser
+
+                webbrowser.open(url)
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
         return proc.wait()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_until_serving(url: str, proc: subprocess.Popen, timeout: float = 120.0) -> bool:
+    """True once ``url`` answers; False if the server exits first."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return True
+        except OSError:
+            time.sleep(0.3)
+    return False
 
 
 def _has_module(name: str) -> bool:

@@ -137,12 +137,20 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
         (out["close"].to_numpy() > high, "close above high"),
         (out["close"].to_numpy() < low, "close below low"),
     ]
-    if "mark_high" in out and "mark_low" in out:
-        checks.append((out["mark_high"].to_numpy() < out["mark_low"].to_numpy(), "mark_high < mark_low"))
     for mask, what in checks:
         if mask.any():
             pos = _first(mask)
             raise DataError(f"{what} at {_row(index, pos)}: high={high[pos]}, low={low[pos]}")
+    if "mark_high" in out and "mark_low" in out:
+        m_hi, m_lo = out["mark_high"].to_numpy(), out["mark_low"].to_numpy()
+        mark_checks = [(m_hi < m_lo, "mark_high < mark_low")]
+        if "mark_close" in out:
+            m_c = out["mark_close"].to_numpy()
+            mark_checks += [(m_c > m_hi, "mark_close above mark_high"), (m_c < m_lo, "mark_close below mark_low")]
+        for mask, what in mark_checks:
+            if mask.any():
+                pos = _first(mask)
+                raise DataError(f"{what} at {_row(index, pos)}: mark_high={m_hi[pos]}, mark_low={m_lo[pos]}")
     if "taker_buy_volume" in out:
         over = out["taker_buy_volume"].to_numpy() > out["volume"].to_numpy() * (1 + 1e-9)
         if over.any():

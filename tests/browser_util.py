@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = os.environ.get("LIQTOOLS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("LIQTOOLS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -62,7 +63,16 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
 
 @contextlib.contextmanager
 def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
-    env = {**os.environ, "BOKEH_RESOURCES": "inline", "PYTHONUNBUFFERED": "1"}
+    # a private Jupyter config, settings and workspace: the user's ~/.jupyter never leaks into a test
+    home = Path(tempfile.mkdtemp(prefix="liqtools-jupyter-"))
+    env = {
+        **os.environ,
+        "BOKEH_RESOURCES": "inline",
+        "PYTHONUNBUFFERED": "1",
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+    }
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -75,6 +85,7 @@ def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def voila_server(notebook: Path, log: Path) -> contextlib.AbstractContextManager[str]:
@@ -147,6 +158,24 @@ KEY_LATENCY = """async ([handle, key, name, column]) => {
   }
   return performance.now() - t0;
 }"""
+
+
+WAIT_EQUAL = """([name, column, expected]) => {
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name(name);
+    if (m && m.data && column in m.data) {
+      const got = Array.from(m.data[column]);
+      return got.length === expected.length && got.every((v, i) => v === expected[i] || Math.abs(v - expected[i]) <= 1e-9 * Math.abs(expected[i]));
+    }
+  }
+  return false;
+}"""
+
+
+def wait_equal(page, name: str, column: str, expected, timeout_ms: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page's source ``name`` shows ``expected`` in ``column`` (patches arrive one source at a time)."""
+    values = [float(v) if isinstance(v, (int, float)) else v for v in list(expected)]
+    page.wait_for_function(WAIT_EQUAL, arg=[name, column, values], timeout=timeout_ms)
 
 
 def slider_handle(page, label: str, nth: int = 0):  # type: ignore[no-untyped-def]

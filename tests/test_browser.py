@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 import pytest
-from browser_util import READ_SOURCE, ROOT, browser, key_latency_ms, lab_server, missing_browser_parts, voila_server
+from browser_util import READ_SOURCE, ROOT, browser, key_latency_ms, lab_server, missing_browser_parts, voila_server, wait_equal
 
 import liqtools as lt
 
@@ -22,6 +22,15 @@ missing = missing_browser_parts()
 if missing and os.environ.get("CI"):
     raise RuntimeError(f"browser tests cannot run in CI: missing {missing}")
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(missing), reason=f"missing {missing}")]
+
+
+def shot(page, name):
+    """Save a screenshot for a human to look at (test-artifacts/, not committed) and check it is a real picture."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, name
 
 
 def read(page, name, column):
@@ -66,33 +75,25 @@ def python_twin():
     return Dashboard()
 
 
-def settle(page, name, column, before):
-    page.wait_for_function(
-        "([name, column, before]) => {" + READ_SOURCE.replace("([name, column]) => {", "const read = ([name, column]) => {") + "; const now = read([name, column]); return now !== null && JSON.stringify(now) !== JSON.stringify(before); }",
-        arg=[name, column, before],
-        timeout=30_000,
-    )
-
-
 def test_dashboard_renders_without_errors(dashboard_page):
     page, errors = dashboard_page
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-map.png"), full_page=True)
+    shot(page, "dashboard-map.png")
     assert read(page, "map_price", "x") == [float(lt.load_sample()["close"].iloc[-1])]
     assert real_errors(errors) == []
 
 
 def test_map_tab_price_move_key(dashboard_page, python_twin):
     page, errors = dashboard_page
-    before = read(page, "map_cumulative", "cum_short_usd")
     ms = key_latency_ms(page, "price move bp", "ArrowRight", "map_price", "x")
     assert ms > 0
-    settle(page, "map_cumulative", "cum_short_usd", before)
     python_twin.map.controls["price_move"].value = 5  # one step: +5 basis points
     close = float(python_twin.df["close"].iloc[-1])
     assert read(page, "map_price", "x") == [close * 1.0005]
-    want = python_twin.map.sources["map_cumulative"].data["cum_short_usd"]
-    np.testing.assert_allclose(np.array(read(page, "map_cumulative", "cum_short_usd"), dtype=float), np.asarray(want, dtype=float), rtol=1e-12)
+    twin = python_twin.map.sources["map_cumulative"].data
+    wait_equal(page, "map_cumulative", "short_edge", twin["short_edge"])
+    got = np.array(read(page, "map_cumulative", "cum_short_usd"), dtype=float)
+    np.testing.assert_allclose(got, np.asarray(twin["cum_short_usd"], dtype=float), rtol=1e-12)
+    shot(page, "dashboard-map-moved.png")
     assert real_errors(errors) == []
 
 
@@ -104,10 +105,10 @@ def test_cascade_tab_shock_key(dashboard_page, python_twin):
     assert ms > 0
     python_twin.cascade.controls["shock"].value = 105
     for name in ("cascade_up", "cascade_down"):
-        np.testing.assert_allclose(read(page, name, "price"), python_twin.cascade.sources[name].data["price"], rtol=1e-12)
+        wait_equal(page, name, "price", python_twin.cascade.sources[name].data["price"])
         np.testing.assert_allclose(read(page, name, "cumulative_usd"), python_twin.cascade.sources[name].data["cumulative_usd"], rtol=1e-12)
     time.sleep(0.5)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-cascade.png"), full_page=True)
+    shot(page, "dashboard-cascade.png")
     assert real_errors(errors) == []
 
 
@@ -119,14 +120,14 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     ms = key_latency_ms(page, "time", "ArrowLeft", "side_price", "x", nth=1)
     assert ms > 0
     python_twin.time.value = len(python_twin.df) - 2
-    assert read(page, "side_price", "x") == python_twin.heatmap.sources["side_price"].data["x"]
-    np.testing.assert_allclose(read(page, "side_bars", "short_usd"), python_twin.heatmap.sources["side_bars"].data["short_usd"], rtol=1e-12)
+    wait_equal(page, "side_price", "x", python_twin.heatmap.sources["side_price"].data["x"])
+    wait_equal(page, "side_bars", "short_usd", python_twin.heatmap.sources["side_bars"].data["short_usd"])
     ms = key_latency_ms(page, "100x weight %", "ArrowRight", "side_bars", "long_usd", nth=1)
     assert ms > 0
     python_twin.heatmap.controls["w100x"].value = 16
-    np.testing.assert_allclose(read(page, "side_bars", "long_usd"), python_twin.heatmap.sources["side_bars"].data["long_usd"], rtol=1e-12)
+    wait_equal(page, "side_bars", "long_usd", python_twin.heatmap.sources["side_bars"].data["long_usd"])
     time.sleep(0.5)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-heatmap.png"), full_page=True)
+    shot(page, "dashboard-heatmap.png")
     assert real_errors(errors) == []
 
 
@@ -137,10 +138,10 @@ def test_momentum_tab_horizon_key(dashboard_page, python_twin):
     ms = key_latency_ms(page, "horizon", "ArrowLeft", "momentum_effects", "effect")
     assert ms > 0
     python_twin.momentum.controls["horizon"].value = 12
-    assert read(page, "momentum_horizon", "x") == [12]
+    wait_equal(page, "momentum_horizon", "x", [12])
     assert read(page, "momentum_effects", "effect") == python_twin.momentum.sources["momentum_effects"].data["effect"]
     time.sleep(0.5)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-momentum.png"), full_page=True)
+    shot(page, "dashboard-momentum.png")
     assert real_errors(errors) == []
 
 
@@ -161,13 +162,5 @@ def test_notebook_in_jupyterlab(chromium, tmp_path):
         assert ms > 0
         moved = read(page, "map_price", "x")
         assert moved == [first[0] + 50.0]
-        page.screenshot(path=str(ARTIFACTS / "jupyterlab-notebook-02.png"))
+        shot(page, "jupyterlab-notebook-02.png")
     assert [e for e in real_errors(errors) if "favicon" not in e] == []
-
-
-def test_artifacts_exist():
-    # screenshots are kept for a human to look at (test-artifacts/, not committed)
-    for name in ("dashboard-map.png", "dashboard-cascade.png", "dashboard-heatmap.png", "dashboard-momentum.png"):
-        assert (ARTIFACTS / name).stat().st_size > 10_000, name
-
-

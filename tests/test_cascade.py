@@ -38,7 +38,7 @@ def test_equals_reference(impact, shock, depth):
     assert r.direction == ("up" if shock > 0 else "down")
 
 
-@given(seed=st.integers(0, 10_000), shock=st.floats(-0.2, 0.2), depth=st.floats(1e4, 1e8), impact=st.sampled_from(["linear", "sqrt"]))
+@given(seed=st.integers(0, 10_000), shock=st.floats(-0.2, 0.2), depth=st.floats(1e5, 1e8), impact=st.sampled_from(["linear", "sqrt"]))
 def test_equals_reference_property(seed, shock, depth, impact):
     lv = random_levels(seed, n=60)
     r = simulate_cascade(lv, 100.0, shock, depth_usd=depth, impact=impact)
@@ -56,7 +56,7 @@ def test_monotone_in_shock(seed, a, b, impact):
     assert up[0] <= up[1] and down[0] >= down[1]
 
 
-@given(seed=st.integers(0, 10_000), d1=st.floats(1e4, 1e8), d2=st.floats(1e4, 1e8), shock=st.floats(0.0, 0.05))
+@given(seed=st.integers(0, 10_000), d1=st.floats(1e5, 1e8), d2=st.floats(1e5, 1e8), shock=st.floats(0.0, 0.05))
 def test_monotone_in_inverse_depth(seed, d1, d2, shock):
     lv = random_levels(seed, n=80)
     thin, deep = sorted([d1, d2])
@@ -200,3 +200,15 @@ def test_long_chain_one_level_per_step_equals_reference(impact):
         pd.DataFrame({"price": 1e4 / q, "notional_usd": v, "side": "long"}), 100.0, 1 / (1 + 1.5e-4) - 1, depth_usd=depth, impact=impact
     )
     assert down.final_price == pytest.approx(1e4 / r.final_price, rel=1e-9) and len(down.steps) == len(r.steps)
+
+
+def test_runaway_linear_impact_is_a_clear_error_not_an_overflow():
+    lv = synthetic_levels(100_000, 1e10)
+    with pytest.raises(ValueError, match="x the depth.*impact='sqrt'"):
+        simulate_cascade(lv, 100_000, 0.05, depth_usd=1e5)
+    # the same book with square-root impact is finite, and far levels that are never reached do not trip it
+    assert np.isfinite(simulate_cascade(lv, 100_000, 0.05, depth_usd=1e5, impact="sqrt").final_price)
+    far = pd.DataFrame({"price": [101.0, 1e6], "notional_usd": [1e3, 1e15], "side": "short"})
+    assert simulate_cascade(far, 100.0, 0.02, depth_usd=1e6).final_price < 110
+    # a tipping point through a runaway chain is still found
+    assert 0 < tipping_point(lv, 100_000, 150_000, depth_usd=1e5) < 0.5

@@ -8,20 +8,22 @@ import pytest
 import liqtools as lt
 from liqtools.cli import main
 
+CLI_CLUSTERS = {"threshold": 1.0, "gap": 1, "max_distance_pct": 25.0, "top": 5}  # the CLI's defaults
+
 
 def test_clusters_table(capsys):
     assert main(["clusters"]) == 0
     out = capsys.readouterr().out
     assert "Estimated liquidation clusters at 2026-03-05 10:00 UTC, price $73,400" in out
     assert "Shorts: $" in out and "Longs: $" in out and "Estimated, not observed" in out
-    view = lt.clusters_at(lt.load_sample())
+    view = lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS)
     assert view.sentences()[0] in out
 
 
 def test_clusters_json_matches_the_api(capsys):
     assert main(["clusters", "--format", "json", "--leverage", "10:0.5,50:0.5", "--bin-size", "250", "--top", "3"]) == 0
     payload = json.loads(capsys.readouterr().out)
-    view = lt.clusters_at(lt.load_sample(), leverage={10: 0.5, 50: 0.5}, bin_size=250, cluster_options={"top": 3})
+    view = lt.clusters_at(lt.load_sample(), leverage={10: 0.5, 50: 0.5}, bin_size=250, cluster_options=CLI_CLUSTERS | {"top": 3})
     got = pd.DataFrame(payload["clusters"])
     pd.testing.assert_frame_equal(got, view.clusters, check_dtype=False)
     assert payload["price"] == view.price and "Estimated" in payload["note"]
@@ -32,7 +34,7 @@ def test_clusters_csv_from_a_data_file_at_a_time(tmp_path, capsys):
     lt.load_sample().iloc[:1500].to_parquet(path)
     assert main(["clusters", "--data", str(path), "--time", "2026-01-15T12:00", "--format", "csv", "--split", "0.5"]) == 0
     got = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
-    view = lt.clusters_at(lt.load_sample().iloc[:1500], "2026-01-15T12:00", split=0.5)
+    view = lt.clusters_at(lt.load_sample().iloc[:1500], "2026-01-15T12:00", split=0.5, cluster_options=CLI_CLUSTERS)
     assert view.time == pd.Timestamp("2026-01-15 12:00", tz="UTC")
     pd.testing.assert_frame_equal(got, view.clusters, check_dtype=False)
 
@@ -68,7 +70,7 @@ def test_console_script_runs():
 def test_cascade_command_prints_the_chain(capsys):
     assert main(["cascade", "--shock", "-0.02", "--impact", "sqrt", "--target", "70000"]) == 0
     out = capsys.readouterr().out
-    view = lt.clusters_at(lt.load_sample())
+    view = lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS)
     depth = lt.data.sample_depth_usd()
     r = lt.simulate_cascade(view.levels, view.price, -0.02, depth_usd=depth, impact="sqrt")
     assert f"Final price ${r.final_price:,.0f} ({r.move_pct:+.2f}%)" in out

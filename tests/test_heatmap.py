@@ -243,3 +243,27 @@ def test_many_epochs_still_equal_reference(monkeypatch):
     assert len(_numeric._epochs(np.cumsum(np.log(oi_changes(df["oi_usd"].to_numpy())[1])))) > 5
     for every in (1, 3):
         assert_matches_reference(df, every=every)
+
+
+def test_edge_cases_of_bins_and_ranges(market):
+    from liqtools import nice_bin_size
+
+    assert nice_bin_size(1.5e-10) == 5e-13 and nice_bin_size(73_000) == 200.0
+    with pytest.raises(ValueError, match="finite"):
+        liquidation_heatmap(market, price_range=(0.0, float("inf")), bin_size=1.0)
+    with pytest.raises(ValueError, match="bin_size"):
+        liquidation_heatmap(market, bin_size=float("inf"))
+    # only low-leverage longs, all far below the candles: the default range still works
+    hm = liquidation_heatmap(market, leverage=1.5, split=1.0)
+    assert hm.edges[-1] > hm.edges[0]
+    with pytest.warns(UserWarning, match="'oi_usd' has no values"):
+        empty = liquidation_heatmap(market.assign(oi_usd=np.nan), bin_size=1.0, price_range=(50.0, 150.0))
+    assert empty.long.sum() == 0 and empty.liquidated.to_numpy().sum() == 0
+
+
+def test_mark_columns_are_checked(market):
+    df = random_market(50, 1, mark=True)
+    bad = df.copy()
+    bad.iloc[3, bad.columns.get_loc("mark_close")] = bad["mark_high"].iloc[3] * 2
+    with pytest.raises(ValueError, match="mark_close above mark_high at row 3.*mark_high="):
+        liquidation_heatmap(bad, price="mark")

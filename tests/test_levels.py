@@ -108,3 +108,24 @@ def test_cluster_errors():
         find_clusters(m, 100.0, threshold=0)
     with pytest.raises(ValueError, match="missing column"):
         find_clusters(m.drop(columns="cum_long_usd"), 100.0)
+
+
+def test_clusters_need_a_map_that_contains_the_price():
+    lv = pd.DataFrame({"price": [101.0, 120.5], "notional_usd": [1e6, 1.0], "side": "short"})
+    m = liquidation_map(lv, 100.0, bin_size=1.0, price_range=(120.0, 130.0))
+    with pytest.raises(ValueError, match="must contain the price 100"):
+        find_clusters(m, 100.0)
+
+
+def test_cluster_share_is_of_the_whole_side_and_filters_are_optional():
+    lv = pd.DataFrame({"price": [101.0, 101.2, 150.0], "notional_usd": [10.0, 10.0, 20.0], "side": "short"})
+    m = liquidation_map(lv, 100.0, bin_size=1.0)
+    c = find_clusters(m, 100.0)
+    assert c["notional_usd"].tolist() == [20.0, 20.0] and c["share"].tolist() == [0.5, 0.5]
+    near = find_clusters(m, 100.0, max_distance_pct=10)
+    assert near["low"].tolist() == [101.0] and near["share"].tolist() == [0.5]
+
+
+def test_non_numeric_levels_are_named():
+    with pytest.raises(ValueError, match="'price' is not numeric"):
+        liquidation_map(pd.DataFrame({"price": ["abc"], "notional_usd": [1.0], "side": ["long"]}), 100.0)

@@ -9,7 +9,7 @@ import liqtools as lt
 from liqtools.analysis.moment import describe_clusters
 from liqtools.plotting.figures import cascade_data, heatmap_data, map_data
 from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer, MomentumExplorer
-from liqtools.widgets.momentum_explorer import effects_data, paths_data, table_data
+from liqtools.plotting.figures import effects_data, liquidations_data, paths_data, table_data
 
 
 def assert_source(ex, name, expected):
@@ -178,10 +178,14 @@ def test_momentum_explorer(sample):
     ex.controls["horizon"].value = 4
     check(view.clusters.iloc[[1]], 4)
     assert ex.sources["momentum_horizon"].data["x"] == [4]
+    chosen = view.clusters.iloc[1]
     ex.controls["time"].value = 1500
     v2 = lt.clusters_at(sample, 1500)
     pd.testing.assert_frame_equal(ex.clusters, v2.clusters)
-    check(v2.clusters.iloc[[1]] if ex.controls["band"].value == 1 else v2.clusters, 4)
+    same = v2.clusters[(v2.clusters.side == chosen.side) & (v2.clusters.low == chosen.low) & (v2.clusters.high == chosen.high)]
+    # the chosen band follows the cluster itself, not its list position; gone -> all clusters
+    assert ex.controls["band"].value == (int(same.index[0]) if len(same) else -1)
+    check(v2.clusters.iloc[[ex.controls["band"].value]] if ex.controls["band"].value >= 0 else v2.clusters, 4)
     assert "Hindsight" in ex.readout_lines[-1]
 
 
@@ -230,3 +234,29 @@ def test_changes_before_display_reach_the_page(sample, make, control, value, sou
         assert list(page["x"]) == [float(sample["close"].iloc[250])]
     if control == "price_move":
         assert list(page["x"]) == [float(sample["close"].iloc[-1]) * 0.99]
+
+
+def test_bar_width_follows_the_bin_size():
+    ex = MapExplorer()
+    for size in ex.controls["bin_size"].options:
+        ex.controls["bin_size"].value = size
+        widths = np.asarray(ex.sources["map_bars"].data["width"])
+        np.testing.assert_allclose(widths, 0.9 * size)
+
+
+def test_predicted_per_period_whatever_the_time_unit(sample):
+    hm = lt.liquidation_heatmap(sample)
+    realized = lt.load_sample_liquidations()
+    ns = liquidations_data(hm.liquidated, realized)["predicted"]["long_usd"]
+    us = realized.copy()
+    us.index = us.index.as_unit("us")
+    np.testing.assert_array_equal(liquidations_data(hm.liquidated, us)["predicted"]["long_usd"], ns)
+    assert np.asarray(ns).sum() > 0
+
+
+def test_heatmap_columns_start_at_their_candle_close(sample):
+    hm = lt.liquidation_heatmap(sample, every=24)
+    img = heatmap_data(hm, sample)["heatmap_image"]
+    close_of_first = pd.Timestamp(hm.times[0]) + pd.Timedelta("1h")
+    assert img["x"][0] == close_of_first.value / 1e6  # ms
+    assert img["dw"][0] == 24 * 3_600_000 * len(hm.times)

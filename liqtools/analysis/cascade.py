@@ -126,7 +126,7 @@ class _Book:
         k = int(self.reached(base, up))
         prices, visited = [base], [k]  # the price that reached each step's levels, and the levels reached
         for _ in range(_LOOP_STEPS):
-            p_next = base * math.exp(sign * _impact(float(cum[k]), depth, impact))
+            p_next = base * math.exp(sign * _checked_impact(float(cum[k]), depth, impact))
             k_next = int(self.reached(p_next, up))
             if k_next == k:
                 return p_next, float(cum[k]), _steps(prices, visited, cum) if record else None
@@ -134,9 +134,11 @@ class _Book:
             visited.append(k_next)
             k = k_next
         # long chain: the reach of every prefix at once; next_k is monotone with next_k[j] >= j
-        p_all = base * np.exp(sign * _impact(cum[k:], depth, impact))
+        m_all = np.minimum(_impact(cum[k:], depth, impact), _MAX_LOG_MOVE + 1.0)  # capped: only for the search
+        p_all = base * np.exp(sign * m_all)
         rel = self.reached(p_all, up) - k
         stop = int(np.flatnonzero(rel == np.arange(len(rel)))[0])
+        _checked_impact(float(cum[k + stop]), depth, impact)  # the move actually reached must be meaningful
         if record and stop != 0:
             # visit the chain 0 -> rel[0] -> ... -> stop by doubling (pointer jumping)
             chain, jump = np.array([0]), rel
@@ -147,6 +149,21 @@ class _Book:
             prices = np.concatenate([prices, p_all[chain[:-1]]])
             visited = np.concatenate([visited, k + chain[1:]])
         return float(p_all[stop]), float(cum[k + stop]), _steps(prices, visited, cum) if record else None
+
+
+_MAX_LOG_MOVE = 50.0  # exp(50) ~ 5e21: far past any price; beyond it the impact law has no meaning
+
+
+def _checked_impact(q, depth: float, impact: Impact):  # type: ignore[no-untyped-def]
+    """m(Q), refusing values so large that the price would leave floating point (linear impact at huge flows)."""
+    m = _impact(q, depth, impact)
+    worst = float(np.max(m)) if isinstance(m, np.ndarray) else m
+    if worst > _MAX_LOG_MOVE:
+        raise DataError(
+            f"the forced flow reaches {float(np.max(q)) / depth:,.0f}x the depth: {impact} impact would move the price by "
+            f"exp({worst:,.0f}), outside any meaning; use impact='sqrt' or a larger depth_usd"
+        )
+    return m
 
 
 def _steps(prices: list[float] | np.ndarray, visited: list[int] | np.ndarray, cum: np.ndarray) -> pd.DataFrame:
@@ -255,7 +272,10 @@ def tipping_point(
     book = _Book(levels, p0)
 
     def reaches(d: float) -> bool:
-        final = book.run(d, depth, impact, record=False)[0]
+        try:
+            final = book.run(d, depth, impact, record=False)[0]
+        except DataError:  # the chain runs past any price: it certainly reaches the target
+            return True
         return final >= t if up else final <= t
 
     direct = t / p0 - 1.0

@@ -22,6 +22,7 @@ and continuous leverage distributions (:meth:`LeverageProfile.lognormal`, many t
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -49,14 +50,12 @@ def nice_bin_size(price: float, fraction: float = 0.0025) -> float:
     >>> nice_bin_size(73_000), nice_bin_size(2_000), nice_bin_size(0.09)
     (200.0, 5.0, 0.0002)
     """
-    if not price > 0:
-        raise DataError(f"price must be > 0, got {price}")
+    if not (math.isfinite(price) and price > 0):
+        raise DataError(f"price must be a positive number, got {price}")
     raw = price * fraction
     power = 10.0 ** math.floor(math.log10(raw))
-    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if raw <= step * power * 1.25:
-            return float(round(step * power, 12))
-    return float(round(10.0 * power, 12))  # pragma: no cover - the loop always returns
+    step = next(s for s in (1.0, 2.0, 2.5, 5.0, 10.0) if raw <= s * power * 1.25)
+    return float(f"{step * power:.12g}")  # significant figures: exact for tiny prices too
 
 
 def split_fractions(df: pd.DataFrame, split: Split) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -262,9 +261,11 @@ class Heatmap:
 
 
 def _default_range(prices: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64], size: float) -> tuple[float, float]:
+    """The levels' span within [0.5 x lowest low, 2 x highest high] (the candles' range when none is inside)."""
     lo_cap, hi_cap = 0.5 * float(low.min()), 2.0 * float(high.max())
-    if len(prices):
-        lo, hi = max(float(prices.min()), lo_cap), min(float(prices.max()), hi_cap)
+    inside = prices[(prices >= lo_cap) & (prices <= hi_cap)]
+    if len(inside):
+        lo, hi = float(inside.min()), float(inside.max())
     else:
         lo, hi = float(low.min()), float(high.max())
     return math.floor(lo / size) * size, (math.floor(hi / size) + 1) * size
@@ -288,8 +289,11 @@ def bin_index(prices: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArra
 
 
 def make_edges(lo: float, hi: float, size: float) -> NDArray[np.float64]:
-    if not size > 0:
-        raise DataError(f"bin_size must be > 0, got {size}")
+    """Bin edges ``lo + j * size`` covering ``[lo, hi)``."""
+    if not (math.isfinite(size) and size > 0):
+        raise DataError(f"bin_size must be a positive number, got {size}")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise DataError(f"price_range must be finite, got ({lo}, {hi})")
     if not hi > lo:
         raise DataError(f"price_range must be (low, high) with high > low, got ({lo}, {hi})")
     n_bins = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
@@ -332,6 +336,8 @@ def _model_levels(
     else:
         trig_high, trig_low = high, low
 
+    if df["oi_usd"].isna().all():
+        warnings.warn("column 'oi_usd' has no values: the model opens no positions, so the heatmap is empty", stacklevel=2)
     d_oi, factor = oi_changes(df["oi_usd"].to_numpy())
     if half_life is not None:
         # beyond MODEL.md: positions also close voluntarily, exp(-ln2 * dt / half_life) per candle

@@ -29,8 +29,13 @@ def level_arrays(levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     missing = [c for c in LEVEL_COLUMNS if c not in levels.columns]
     if missing:
         raise DataError(f"levels frame is missing column(s) {missing}")
-    price = levels["price"].to_numpy(dtype=np.float64)
-    notional = levels["notional_usd"].to_numpy(dtype=np.float64)
+    arrays = []
+    for name in ("price", "notional_usd"):
+        try:
+            arrays.append(pd.to_numeric(levels[name], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"levels column {name!r} is not numeric ({exc})") from exc
+    price, notional = arrays
     for name, values in (("price", price), ("notional_usd", notional)):
         bad = ~np.isfinite(values)
         if bad.any():
@@ -201,16 +206,17 @@ def find_clusters(
     *,
     threshold: float = 1.0,
     gap: int = 1,
-    max_distance_pct: float | None = 25.0,
-    min_share: float = 0.05,
-    top: int | None = 5,
+    max_distance_pct: float | None = None,
+    min_share: float = 0.0,
+    top: int | None = None,
 ) -> pd.DataFrame:
     """Runs of dense bins on each side of the price (MODEL.md section 5), sorted by notional.
 
     Each side uses only its own levels beyond the price (shorts above, longs below), read from the
     exact cumulative curves of :func:`liquidation_map`. A bin is *dense* when its notional is at least
-    ``threshold`` times the mean bin notional of that side within ``max_distance_pct`` of the price;
-    dense bins separated by at most ``gap`` thin bins form one cluster.
+    ``threshold`` times the mean notional of that side's non-empty bins (within ``max_distance_pct`` of the
+    price when given); dense bins separated by at most ``gap`` thin bins form one cluster. The last three
+    parameters are presentation filters beyond MODEL.md, off by default (the CLI uses 25% and 5 per side).
 
     Parameters
     ----------
@@ -223,17 +229,17 @@ def find_clusters(
     gap
         Thin bins tolerated inside one cluster.
     max_distance_pct
-        Only bins within this distance (percent of P) count; None for all.
+        Only bins within this distance (percent of P) count; None (default) for all.
     min_share
-        Drop clusters holding less than this share of their side's notional.
+        Drop clusters holding less than this share of their side's notional (default 0: keep all).
     top
-        Keep at most this many clusters per side (None: all).
+        Keep at most this many clusters per side (default None: all).
 
     Returns
     -------
     DataFrame
         ``side, low, high, notional_usd, distance_pct, share``: distance from the price to the cluster's
-        near edge in percent (positive above, negative below); share of that side's notional in range.
+        near edge in percent (positive above, negative below); share of that side's total notional.
 
     Examples
     --------
@@ -253,6 +259,11 @@ def find_clusters(
         raise DataError(f"gap must be >= 0, got {gap}")
     low = map_df["low"].to_numpy(dtype=np.float64)
     high = map_df["high"].to_numpy(dtype=np.float64)
+    if len(low) == 0 or not low[0] <= p < high[-1]:
+        raise DataError(
+            f"the map's bins must contain the price {p:g} (they span {low[0] if len(low) else 'nothing'} to "
+            f"{high[-1] if len(high) else 'nothing'}): build it with a price_range that includes the price"
+        )
     cum_short = map_df["cum_short_usd"].to_numpy(dtype=np.float64)
     cum_long = map_df["cum_long_usd"].to_numpy(dtype=np.float64)
     # per-bin notional on the right side of the price, recovered exactly from the cumulative curves
@@ -263,14 +274,14 @@ def find_clusters(
         ("short", np.maximum(short_side, 0.0), high > p),
         ("long", np.maximum(long_side, 0.0), low <= p),
     ):
-        dist = np.where(side == "short", (np.maximum(low, p) - p), (p - np.minimum(high, p))) / p * 100.0
         use = mid_ok & (values > 0)
+        side_total = float(values[use].sum())
         if max_distance_pct is not None:
+            dist = (np.maximum(low, p) - p if side == "short" else p - np.minimum(high, p)) / p * 100.0
             use &= dist <= max_distance_pct
-        total = float(values[use].sum())
-        if total <= 0:
+        if side_total <= 0 or not use.any():
             continue
-        mean = total / max(int(use.sum()), 1)
+        mean = float(values[use].sum()) / int(use.sum())
         dense = use & (values >= threshold * mean)
         idx = np.flatnonzero(dense)
         if len(idx) == 0:
@@ -284,7 +295,7 @@ def find_clusters(
             notional = float(values[j0 : j1 + 1][use[j0 : j1 + 1]].sum())
             lo, hi = float(low[j0]), float(high[j1])
             distance = (max(lo, p) - p) / p * 100.0 if side == "short" else (min(hi, p) - p) / p * 100.0
-            rows.append((side, lo, hi, notional, distance, notional / total))
+            rows.append((side, lo, hi, notional, distance, notional / side_total))
     out = pd.DataFrame(rows, columns=["side", "low", "high", "notional_usd", "distance_pct", "share"])
     out = out[out["share"] >= min_share]
     out = out.sort_values("notional_usd", ascending=False, kind="stable")

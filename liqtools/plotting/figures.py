@@ -75,11 +75,13 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
     """Columns of the sources ``heatmap_image`` and ``candles``."""
     total = hm.long + hm.short
     times = to_ms(hm.times)
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0
+    candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
+    step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
     return {
         "heatmap_image": {
+            # column k holds the levels after snapshot candle k: drawn from that candle's close to the next snapshot
             "image": [np.ascontiguousarray(total.T, dtype=np.float32)],  # display only: float32 halves the page
-            "x": [times[0] - step if len(times) else 0.0],
+            "x": [times[0] + candle if len(times) else 0.0],
             "y": [float(hm.edges[0])],
             "dw": [step * len(times)],
             "dh": [float(hm.edges[-1] - hm.edges[0])],
@@ -105,7 +107,8 @@ def heatmap_color_high(hm: Heatmap) -> float:
 def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: int = 420) -> figure:
     """The heatmap over time (long + short USD per price bin) as an image, with the candles on top.
 
-    Sources: ``heatmap_image`` (one image) and ``candles``. The colour mapper is ``fig.heatmap_mapper``.
+    Sources: ``heatmap_image`` (one image) and ``candles``; the colour mapper is the model named
+    ``heatmap_mapper`` (``fig.select_one({"name": "heatmap_mapper"})``).
     """
     data = heatmap_data(hm, df)
     mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=heatmap_color_high(hm), name="heatmap_mapper")
@@ -138,7 +141,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     pad = 0.25 * (hi - lo)
     fig.y_range = Range1d(max(float(hm.edges[0]), lo - pad), min(float(hm.edges[-1]), hi + pad))
     x0 = data["heatmap_image"]["x"][0]  # type: ignore[index]
-    fig.x_range = Range1d(x0, x0 + data["heatmap_image"]["dw"][0])  # type: ignore[index]
+    fig.x_range = Range1d(float(to_ms(df.index[:1])[0]), x0 + data["heatmap_image"]["dw"][0])  # type: ignore[index]
     return fig
 
 
@@ -155,6 +158,7 @@ def map_data(map_df: pd.DataFrame, price: float, clusters: pd.DataFrame | None =
             "price": map_df.index.to_numpy(),
             "low": low,
             "high": high,
+            "width": 0.9 * (high - low),
             "long_usd": map_df["long_usd"].to_numpy(),
             "short_usd": map_df["short_usd"].to_numpy(),
         },
@@ -199,10 +203,9 @@ def map_figure(
         y_axis_label="liquidation notional per bin (USD)",
         tools="pan,xwheel_zoom,box_zoom,reset,save",
     )
-    size = float(map_df["high"].iloc[0] - map_df["low"].iloc[0]) if len(map_df) else 1.0
     fig.vstrip(x0="left", x1="right", source=src["map_clusters"], fill_color="color", fill_alpha=0.12, line_alpha=0)
-    r_long = fig.vbar(x="price", width=0.9 * size, top="long_usd", source=src["map_bars"], color=LONG_COLOR, alpha=0.8, legend_label="long liquidations")
-    r_short = fig.vbar(x="price", width=0.9 * size, top="short_usd", source=src["map_bars"], color=SHORT_COLOR, alpha=0.8, legend_label="short liquidations")
+    r_long = fig.vbar(x="price", width="width", top="long_usd", source=src["map_bars"], color=LONG_COLOR, alpha=0.8, legend_label="long liquidations")
+    r_short = fig.vbar(x="price", width="width", top="short_usd", source=src["map_bars"], color=SHORT_COLOR, alpha=0.8, legend_label="short liquidations")
     fig.y_range = DataRange1d(renderers=[r_long, r_short], start=0)
     fig.extra_y_ranges = {"cum": DataRange1d(start=0)}
     fig.add_layout(LinearAxis(y_range_name="cum", axis_label="cumulative from price (USD)", formatter=_usd_ticks()), "right")
@@ -318,9 +321,8 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
         **({"y_range": y_range} if y_range is not None else {}),
     )
     bars = ColumnDataSource(data["map_bars"], name="side_bars")
-    size = float(map_df["high"].iloc[0] - map_df["low"].iloc[0]) if len(map_df) else 1.0
-    r1 = fig.hbar(y="price", height=0.9 * size, right="long_usd", source=bars, color=LONG_COLOR, alpha=0.8)
-    r2 = fig.hbar(y="price", height=0.9 * size, right="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8)
+    r1 = fig.hbar(y="price", height="width", right="long_usd", source=bars, color=LONG_COLOR, alpha=0.8)
+    r2 = fig.hbar(y="price", height="width", right="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8)
     fig.x_range = DataRange1d(renderers=[r1, r2], start=0)
     cum = ColumnDataSource(data["map_cumulative"], name="side_cumulative")
     fig.extra_x_ranges = {"cum": DataRange1d(start=0)}
@@ -340,12 +342,11 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
 def liquidations_data(predicted: pd.DataFrame, realized: pd.DataFrame | None) -> Data:
     """Columns of ``predicted`` and ``realized``: liquidations per period (realized periods when given)."""
     if realized is not None and len(realized):
-        # the model's per-candle predictions summed over each realized period [t_k, t_{k+1})
-        edges = realized.index
-        pos = np.searchsorted(edges.asi8, predicted.index.asi8, side="right") - 1
-        ok = pos >= 0
-        if len(edges) > 1:
-            ok &= predicted.index.asi8 < edges.asi8[-1] + int(np.median(np.diff(edges.asi8)))
+        # the model's per-candle predictions summed over each realized period [t_k, t_k + period)
+        edges = pd.DatetimeIndex(realized.index)
+        period = pd.Series(edges).diff().median() if len(edges) > 1 else pd.Timedelta("1D")
+        pos = edges.searchsorted(predicted.index, side="right") - 1
+        ok = (pos >= 0) & (predicted.index < edges[-1] + period)
         agg = predicted[ok].groupby(pos[ok]).sum().reindex(range(len(edges)), fill_value=0.0)
         pred_times, pred_long, pred_short = to_ms(edges), agg["long_usd"].to_numpy(), agg["short_usd"].to_numpy()
         real = {"time": to_ms(edges), "long_usd": realized["long_usd"].to_numpy(), "short_usd": realized["short_usd"].to_numpy()}

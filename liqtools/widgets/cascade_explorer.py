@@ -12,12 +12,12 @@ from liqtools.errors import DataError, LiqtoolsError
 from liqtools.plotting.figures import cascade_data, cascade_figure, cascade_levels_data
 from liqtools.plotting.theme import price_text, usd
 from liqtools.widgets._base import Explorer
+from liqtools.widgets.controls import STYLE as _STYLE
+from liqtools.widgets.controls import time_slider
 from liqtools.widgets.controls import usd_options
-from liqtools.widgets.map_explorer import time_slider
 
 __all__ = ["CascadeExplorer"]
 
-_STYLE = {"description_width": "110px"}
 
 
 class CascadeExplorer(Explorer):
@@ -55,7 +55,11 @@ class CascadeExplorer(Explorer):
             raise DataError("levels need the start price: CascadeExplorer(levels, price=...)")
         self.df = df
         self._fixed = (levels, float(price)) if levels is not None else None  # type: ignore[arg-type]
-        self._hm: Heatmap | None = liquidation_heatmap(df) if df is not None else None
+        # only the levels are needed: one coarse snapshot keeps the heatmap cheap
+        self._hm: Heatmap | None = (
+            liquidation_heatmap(df, every=len(df), bin_size=float(df["close"].median()) * 0.05) if df is not None else None
+        )
+        self._tipping_cache: dict[tuple, list[str]] = {}
         if depth_usd is None:
             from liqtools.data.sample import sample_depth_usd
 
@@ -105,7 +109,14 @@ class CascadeExplorer(Explorer):
         self._set_readout([*lines, *self._tipping_lines()])
 
     def _tipping_lines(self) -> list[str]:
-        """Smallest shocks that carry the price through the far edge of the largest cluster on each side."""
+        """Smallest shocks that carry the price through the far edge of the largest cluster on each side
+        (they do not depend on the shock: cached per time, depth and impact law)."""
+        key = (self.controls["time"].value if "time" in self.controls else None, self.controls["depth"].value, self.controls["impact"].value)
+        if key not in self._tipping_cache:
+            self._tipping_cache = {key: self._compute_tipping_lines()}
+        return self._tipping_cache[key]
+
+    def _compute_tipping_lines(self) -> list[str]:
         levels, price = self.levels_and_price()
         if len(levels) == 0:
             return []

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import ipywidgets as W
+import pandas as pd
 
 from liqtools.analysis.profile import LeverageProfile
 from liqtools.errors import DataError
 
-__all__ = ["LeverageControls", "SplitControls", "DOMINANT_CHOICES"]
+__all__ = ["LeverageControls", "SplitControls", "DOMINANT_CHOICES", "STYLE", "time_slider", "usd_options"]
 
 DOMINANT_CHOICES = (2, 3, 5, 10, 20, 25, 50, 75, 100, 125)
-_STYLE = {"description_width": "110px"}
+STYLE = {"description_width": "110px"}
+_STYLE = STYLE
 
 
 class LeverageControls:
@@ -85,3 +87,17 @@ def usd_options(center: float, multiples: tuple[float, ...] = (0.1, 0.2, 0.5, 1,
     from liqtools._format import usd
 
     return [(usd(center * m), float(center * m)) for m in multiples]
+
+
+def time_slider(df: pd.DataFrame, value: int | None = None) -> W.IntSlider:
+    """A candle-position slider whose readout is hidden in favour of a time label next to it."""
+    return W.IntSlider(
+        value=len(df) - 1 if value is None else value,
+        min=0,
+        max=len(df) - 1,
+        description="time",
+        continuous_update=True,
+        readout=False,
+        style=_STYLE,
+        layout=W.Layout(width="420px"),
+    )

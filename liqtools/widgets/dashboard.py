@@ -9,7 +9,8 @@ from liqtools.schema import validate_market
 from liqtools.widgets._base import ensure_bokeh_loaded
 from liqtools.widgets.cascade_explorer import CascadeExplorer
 from liqtools.widgets.heatmap_explorer import HeatmapExplorer
-from liqtools.widgets.map_explorer import MapExplorer, time_slider
+from liqtools.widgets.controls import time_slider
+from liqtools.widgets.map_explorer import MapExplorer
 from liqtools.widgets.momentum_explorer import MomentumExplorer
 
 __all__ = ["Dashboard"]

@@ -16,8 +16,8 @@ from liqtools.plotting.figures import heatmap_color_high, heatmap_data, heatmap_
 from liqtools.plotting.theme import price_text, usd
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
+from liqtools.widgets.controls import time_slider
 from liqtools.widgets.controls import LeverageControls, SplitControls
-from liqtools.widgets.map_explorer import time_slider
 
 __all__ = ["HeatmapExplorer"]
 
@@ -60,6 +60,7 @@ class HeatmapExplorer(Explorer):
         )
         self.time_label = W.Label()
         self.hm = self._heatmap()
+        self._key = self._model_key()
         heat = heatmap_figure(self.hm, self.df, width=700)
         self.mapper = heat.select_one({"name": "heatmap_mapper"})
         t = int(self.controls["time"].value)
@@ -84,8 +85,17 @@ class HeatmapExplorer(Explorer):
         map_df = liquidation_map(self.hm.levels_at(t), price, bin_size=self.hm.bin_size, price_range=(float(self.hm.edges[0]), float(self.hm.edges[-1])))
         return map_df, price
 
+    def _model_key(self) -> tuple:
+        p = self.leverage.profile()
+        return (tuple(p.leverages), tuple(p.weights_array), tuple(p.mmrs), self.split.value(), float(self.controls["bin_size"].value))
+
     def recompute(self) -> None:
-        """Rebuild the heatmap for the current leverage, split and bin size, then the map at the current time."""
+        """Rebuild the heatmap for the current leverage, split and bin size, then the map at the current time
+        (nothing to do when a control moved without changing the model, e.g. the long share outside 'share')."""
+        key = self._model_key()
+        if key == self._key:
+            return
+        self._key = key
         self.hm = self._heatmap()
         data = heatmap_data(self.hm, self.df)
         self.sources["heatmap_image"].data = data["heatmap_image"]

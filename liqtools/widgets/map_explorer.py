@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 
 import ipywidgets as W
 import numpy as np
@@ -15,27 +14,12 @@ from liqtools.analysis.moment import describe_clusters
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.plotting.figures import map_data, map_figure
 from liqtools.plotting.theme import price_text
+from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
-from liqtools.widgets.controls import LeverageControls, SplitControls, usd_options
+from liqtools.widgets.controls import STYLE as _STYLE
+from liqtools.widgets.controls import LeverageControls, SplitControls, time_slider, usd_options
 
 __all__ = ["MapExplorer"]
-
-_STYLE = {"description_width": "110px"}
-
-
-def time_slider(df: pd.DataFrame, value: int | None = None) -> W.IntSlider:
-    """A candle-position slider whose readout is hidden in favour of a time label next to it."""
-    return W.IntSlider(
-        value=len(df) - 1 if value is None else value,
-        min=0,
-        max=len(df) - 1,
-        description="time",
-        continuous_update=True,
-        readout=False,
-        style=_STYLE,
-        layout=W.Layout(width="420px"),
-    )
-
 
 class MapExplorer(Explorer):
     """The liquidation map at one moment, with sliders.
@@ -68,7 +52,8 @@ class MapExplorer(Explorer):
         time_control: W.IntSlider | None = None,
     ) -> None:
         super().__init__()
-        self.df = df
+        self.df = validate_market(df, require=("oi_usd",)) if df is not None else None
+        df = self.df
         self.teaching = df is None
         self.leverage = LeverageControls(as_profile(leverage))
         self.split = SplitControls(("both", "share") if self.teaching else ("both", "candle", "share"))
@@ -77,7 +62,7 @@ class MapExplorer(Explorer):
             oi = float(open_interest_usd or 2e9)
         else:
             p0 = float(df["close"].iloc[-1])  # type: ignore[index]
-            oi = float(df["oi_usd"].ffill().iloc[-1]) if "oi_usd" in df else 1e9  # type: ignore[index, operator]
+            oi = float(df["oi_usd"].ffill().iloc[-1])  # type: ignore[index]
         # every slider value sits exactly on its grid (integers, or choices): the browser never snaps it
         step = nice_bin_size(p0, 0.0005)
         p0 = round(p0 / step) * step if self.teaching else p0
@@ -96,7 +81,7 @@ class MapExplorer(Explorer):
         if not self.teaching:
             self.controls["time"] = time_control or time_slider(df)  # type: ignore[arg-type]
         self._levels_cache: tuple[tuple, pd.DataFrame] | None = None
-        self._heatmap = lru_cache(maxsize=8)(self._compute_heatmap)
+        self._heatmaps: dict[tuple, Heatmap] = {}
 
         self._levels_changed_names = ["entry_price", "open_interest", "spread", *self.leverage.controls, *self.split.controls]
         levels, price_now = self.current_levels(), self.current_price()
@@ -118,18 +103,20 @@ class MapExplorer(Explorer):
         """The leverage profile the sliders describe."""
         return self.leverage.profile()
 
-    def _compute_heatmap(self, profile_key: tuple, split: str | float) -> Heatmap:
-        # only the levels are needed here: one coarse snapshot keeps the picture part of the model cheap
-        lev = dict(zip(profile_key[0], profile_key[1]))
-        profile = LeverageProfile(lev, dict(zip(profile_key[0], profile_key[2])))
-        coarse = nice_bin_size(float(self.df["close"].median()), 0.05)  # type: ignore[index]
-        return liquidation_heatmap(self.df, leverage=profile, split=split, every=len(self.df), bin_size=coarse)  # type: ignore[arg-type]
+    def _model_key(self) -> tuple:
+        p = self.profile()
+        return (tuple(p.leverages), tuple(p.weights_array), tuple(p.mmrs), self.split.value())
 
     def heatmap(self) -> Heatmap:
-        """Data mode: the heatmap for the current leverage and split (cached)."""
-        p = self.profile()
-        key = (tuple(p.leverages), tuple(p.weights_array), tuple(p.mmrs))
-        return self._heatmap(key, self.split.value())
+        """Data mode: the heatmap for the current leverage and split (the last few are kept)."""
+        key = self._model_key()
+        if key not in self._heatmaps:
+            if len(self._heatmaps) >= 8:
+                self._heatmaps.pop(next(iter(self._heatmaps)))
+            # only the levels are needed here: one coarse snapshot keeps the picture part of the model cheap
+            coarse = nice_bin_size(float(self.df["close"].median()), 0.05)  # type: ignore[index]
+            self._heatmaps[key] = liquidation_heatmap(self.df, leverage=self.profile(), split=self.split.value(), every=len(self.df), bin_size=coarse)  # type: ignore[arg-type]
+        return self._heatmaps[key]
 
     def current_price(self) -> float:
         """Teaching mode: the price slider. Data mode: the chosen candle's close moved by ``price_move`` basis points."""
@@ -142,7 +129,7 @@ class MapExplorer(Explorer):
         """The levels the map is drawn from (cached: moving only the price does not rebuild them)."""
         if self.teaching:
             c = self.controls
-            key = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, repr(self.profile()), self.split.value())
+            key = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, self._model_key())
             if self._levels_cache is None or self._levels_cache[0] != key:
                 lv = synthetic_levels(
                     c["entry_price"].value, c["open_interest"].value, leverage=self.profile(), split=self.split.value(), spread=c["spread"].value / 10_000.0
@@ -151,7 +138,7 @@ class MapExplorer(Explorer):
             return self._levels_cache[1]
         t = int(self.controls["time"].value)
         hm = self.heatmap()
-        key = ("data", t, id(hm))
+        key = ("data", t, self._model_key())
         if self._levels_cache is None or self._levels_cache[0] != key:
             self._levels_cache = (key, hm.levels_at(t))
         return self._levels_cache[1]

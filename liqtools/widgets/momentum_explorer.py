@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as W
+import numpy as np
 import pandas as pd
 
 from liqtools._format import price_text
@@ -13,12 +14,12 @@ from liqtools.errors import DataError
 from liqtools.plotting.figures import effects_data, momentum_figure, paths_data, table_data
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
-from liqtools.widgets.map_explorer import time_slider
+from liqtools.widgets.controls import STYLE as _STYLE
+from liqtools.widgets.controls import time_slider
 
 __all__ = ["MomentumExplorer"]
 
 HORIZONS = (1, 4, 12, 24)
-_STYLE = {"description_width": "110px"}
 
 
 class MomentumExplorer(Explorer):
@@ -65,15 +66,28 @@ class MomentumExplorer(Explorer):
         t = int(self.controls["time"].value)
         price = float(self.df["close"].iloc[t])
         self.map = liquidation_map(self._hm.levels_at(t), price)
+        self._last_clusters = getattr(self, "clusters", None)
         self.clusters = find_clusters(self.map, price)
         self.price, self.t = price, t
         options = [("all clusters", -1)] + [
             (f"{r.side} {price_text(r.low)}-{price_text(r.high)} ({r.distance_pct:+.1f}%)", i) for i, r in enumerate(self.clusters.itertuples())
         ]
         band = self.controls["band"]
-        keep = band.value if band.value < len(self.clusters) else -1
+        chosen = self._band_identity
+        keep = -1
+        if chosen is not None:  # the same cluster (side and range) if it is still there, else all clusters
+            same = (self.clusters["side"] == chosen[0]) & (self.clusters["low"] == chosen[1]) & (self.clusters["high"] == chosen[2])
+            keep = int(np.flatnonzero(same.to_numpy())[0]) if same.any() else -1
         band.options = options
         band.value = keep
+
+    @property
+    def _band_identity(self) -> tuple[str, float, float] | None:
+        i = int(self.controls["band"].value) if "band" in self.controls else -1
+        if i < 0 or getattr(self, "_last_clusters", None) is None or i >= len(self._last_clusters):
+            return None
+        r = self._last_clusters.iloc[i]
+        return (str(r["side"]), float(r["low"]), float(r["high"]))
 
     def bands(self) -> pd.DataFrame:
         """The bands studied: every cluster, or the chosen one."""
