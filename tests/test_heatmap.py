@@ -267,3 +267,9 @@ def test_mark_columns_are_checked(market):
     bad.iloc[3, bad.columns.get_loc("mark_close")] = bad["mark_high"].iloc[3] * 2
     with pytest.raises(ValueError, match="mark_close above mark_high at row 3.*mark_high="):
         liquidation_heatmap(bad, price="mark")
+
+
+def test_oversized_snapshot_matrices_are_refused_with_advice():
+    df = random_market(30_000, 4, vol=0.002)
+    with pytest.raises(ValueError, match="too large for the snapshot matrices; raise every="):
+        liquidation_heatmap(df, bin_size=0.001)

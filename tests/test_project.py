@@ -53,3 +53,11 @@ def test_readme_has_binder_badges():
     assert "mybinder.org/badge_logo.svg" in readme
     assert "urlpath=voila%2Frender%2Fnotebooks%2Fdashboard.ipynb" in readme or "urlpath=voila/render/notebooks/dashboard.ipynb" in readme
     assert "urlpath=lab" in readme
+
+
+def test_ci_installs_from_pinned_constraints():
+    pins = {ln.split("==")[0].lower().replace("-", "_"): ln.split("==")[1] for ln in (ROOT / "constraints.txt").read_text().splitlines() if "==" in ln}
+    for name in ("numpy", "pandas", "bokeh", "ipywidgets", "jupyter_bokeh", "ccxt", "statsmodels", "voila", "jupyterlab", "playwright", "pytest"):
+        assert name in pins, name
+    assert pins["ccxt"] == "4.5.90"
+    assert "-c constraints.txt" in (ROOT / ".ci" / "run").read_text()

@@ -570,6 +570,11 @@ def liquidation_heatmap(
     edges = make_edges(float(price_range[0]), float(price_range[1]), float(bin_size))
     n_bins = len(edges) - 1
     n_snap = n // every
+    if n_snap * n_bins > 200_000_000:  # two float64 matrices of this many cells would need over 3 GB
+        raise DataError(
+            f"{n_snap:,} snapshots x {n_bins:,} bins is too large for the snapshot matrices; "
+            f"raise every= (e.g. every={max(2, -(-n_snap * n_bins // 50_000_000) * every)}) or bin_size="
+        )
     snap_candles = np.arange(1, n_snap + 1) * every - 1
     col = bin_index(price_all, edges)
     in_range = (col >= 0) & (col < n_bins)
