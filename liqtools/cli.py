@@ -367,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LiqtoolsError as exc:
         print(f"liqtools: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `liqtools clusters | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
