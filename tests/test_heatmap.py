@@ -273,3 +273,17 @@ def test_oversized_snapshot_matrices_are_refused_with_advice():
     df = random_market(30_000, 4, vol=0.002)
     with pytest.raises(ValueError, match="too large for the snapshot matrices; raise every="):
         liquidation_heatmap(df, bin_size=0.001)
+
+
+def test_first_at_or_below_is_exact_at_float32_rounding():
+    # thresholds a hair below / at / above values: the float32 table must never change an answer
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        x = 70_000 + rng.normal(0, 1, n)
+        start = rng.integers(0, n + 1, 300)
+        thr = x[rng.integers(0, n, 300)] - rng.choice([0.0, 1e-9, 1e-6, -1e-9, 2e-3], 300)
+        got = first_at_or_below(x, start, thr)
+        for s, t, g in zip(start, thr, got):
+            hits = [j for j in range(s, n) if x[j] <= t]
+            assert g == (hits[0] if hits else n)

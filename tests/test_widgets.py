@@ -29,7 +29,7 @@ def assert_source(ex, name, expected):
 def expected_map(ex, levels, price):
     rng = (float(ex.map["low"].iloc[0]), float(ex.map["high"].iloc[-1]))
     m = lt.liquidation_map(levels, price, bin_size=float(ex.controls["bin_size"].value), price_range=rng)
-    c = lt.find_clusters(m, price)
+    c = lt.find_clusters(m, price, top=3)
     return m, c, map_data(m, price, c)
 
 
@@ -160,7 +160,7 @@ def test_momentum_explorer(sample):
     from liqtools.analysis.momentum import event_study
 
     ex = MomentumExplorer(sample)
-    view = lt.clusters_at(sample)
+    view = lt.clusters_at(sample, cluster_options={"top": 3})
     pd.testing.assert_frame_equal(ex.clusters, view.clusters)
 
     def check(bands, horizon):
@@ -180,7 +180,7 @@ def test_momentum_explorer(sample):
     assert ex.sources["momentum_horizon"].data["x"] == [4]
     chosen = view.clusters.iloc[1]
     ex.controls["time"].value = 1500
-    v2 = lt.clusters_at(sample, 1500)
+    v2 = lt.clusters_at(sample, 1500, cluster_options={"top": 3})
     pd.testing.assert_frame_equal(ex.clusters, v2.clusters)
     same = v2.clusters[(v2.clusters.side == chosen.side) & (v2.clusters.low == chosen.low) & (v2.clusters.high == chosen.high)]
     # the chosen band follows the cluster itself, not its list position; gone -> all clusters

@@ -8,10 +8,12 @@ import pandas as pd
 from liqtools.analysis.profile import LeverageProfile
 from liqtools.errors import DataError
 
-__all__ = ["LeverageControls", "SplitControls", "DOMINANT_CHOICES", "STYLE", "time_slider", "usd_options"]
+__all__ = ["LeverageControls", "SplitControls", "DOMINANT_CHOICES", "STYLE", "TOP_CLUSTERS", "time_slider", "usd_options"]
 
 DOMINANT_CHOICES = (2, 3, 5, 10, 20, 25, 50, 75, 100, 125)
 STYLE = {"description_width": "110px"}
+#: How many clusters per side the explorers shade, list and study (find_clusters' ``top``).
+TOP_CLUSTERS = 3
 _STYLE = STYLE
 
 

@@ -17,7 +17,7 @@ from liqtools.plotting.theme import price_text
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import LeverageControls, SplitControls, time_slider, usd_options
+from liqtools.widgets.controls import TOP_CLUSTERS, LeverageControls, SplitControls, time_slider, usd_options
 
 __all__ = ["MapExplorer"]
 
@@ -149,7 +149,7 @@ class MapExplorer(Explorer):
         hi = price * 1.4 if self.teaching else float(self.df["high"].max()) * 1.4  # type: ignore[index]
         rng = (np.floor(min(lo, price * 0.6) / bin_size) * bin_size, np.ceil(max(hi, price * 1.4) / bin_size) * bin_size)
         map_df = liquidation_map(levels, price, bin_size=bin_size, price_range=rng)
-        return map_df, find_clusters(map_df, price)
+        return map_df, find_clusters(map_df, price, top=TOP_CLUSTERS)
 
     # -- handlers ------------------------------------------------------------------------------------------
     def _time_moved(self) -> None:

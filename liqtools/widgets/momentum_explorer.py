@@ -15,7 +15,7 @@ from liqtools.plotting.figures import effects_data, momentum_figure, paths_data,
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import time_slider
+from liqtools.widgets.controls import TOP_CLUSTERS, time_slider
 
 __all__ = ["MomentumExplorer"]
 
@@ -25,8 +25,8 @@ HORIZONS = (1, 4, 12, 24)
 class MomentumExplorer(Explorer):
     """Event study around liquidation clusters (MODEL.md section 7), with a band and a horizon to choose.
 
-    The bands are the clusters of the default model after the candle chosen with ``time`` (default: the
-    last). ``band`` picks one of them or all; ``horizon`` picks the row of the effects table and the line on
+    The bands are the largest clusters (3 per side) of the default model after the candle chosen with
+    ``time`` (default: the last). ``band`` picks one of them or all; ``horizon`` picks the row of the effects table and the line on
     the paths. Sources: ``momentum_paths`` (mean signed log return from the entry, events and controls with
     confidence bands), ``momentum_velocity`` and ``momentum_volume`` (effect and interval per horizon),
     ``momentum_effects`` (the table at the chosen horizon), ``momentum_horizon``.
@@ -67,7 +67,7 @@ class MomentumExplorer(Explorer):
         price = float(self.df["close"].iloc[t])
         self.map = liquidation_map(self._hm.levels_at(t), price)
         self._last_clusters = getattr(self, "clusters", None)
-        self.clusters = find_clusters(self.map, price)
+        self.clusters = find_clusters(self.map, price, top=TOP_CLUSTERS)
         self.price, self.t = price, t
         options = [("all clusters", -1)] + [
             (f"{r.side} {price_text(r.low)}-{price_text(r.high)} ({r.distance_pct:+.1f}%)", i) for i, r in enumerate(self.clusters.itertuples())
