@@ -69,10 +69,17 @@ def _load(args: argparse.Namespace) -> pd.DataFrame:
     return load_sample()
 
 
+def _profile(args: argparse.Namespace) -> LeverageProfile | None:
+    """The --leverage / --mmr options as a profile (None: MODEL.md's default)."""
+    if args.leverage:
+        return LeverageProfile.parse(args.leverage, args.mmr)
+    if args.mmr != 0.004:
+        return LeverageProfile(LeverageProfile.default().weights, args.mmr)
+    return None
+
+
 def _view(args: argparse.Namespace, df: pd.DataFrame) -> ClusterView:
-    profile = LeverageProfile.parse(args.leverage, args.mmr) if args.leverage else None
-    if profile is None and args.mmr != 0.004:
-        profile = LeverageProfile(LeverageProfile.default().weights, args.mmr)
+    profile = _profile(args)
     return clusters_at(
         df,
         args.time,
@@ -290,9 +297,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
         realized = load_sample_liquidations()
         source = "the bundled sample liquidations (Hyperliquid BTC, daily)"
-    profile = LeverageProfile.parse(args.leverage, args.mmr) if args.leverage else None
-    if profile is None and args.mmr != 0.004:
-        profile = LeverageProfile(LeverageProfile.default().weights, args.mmr)
+    profile = _profile(args)
     half_life: float | str | None = args.half_life
     if half_life is not None:
         try:

@@ -151,7 +151,11 @@ class Explorer:
     # -- display ---------------------------------------------------------------------------------------
     @property
     def widget(self) -> W.Box:
-        """The ipywidgets layout (controls, plots, readout); wraps the bokeh layout on first access."""
+        """The ipywidgets layout (controls, plots, readout); wraps the bokeh layout on first access.
+
+        Displaying the explorer itself (``explorer`` as a cell's last line) also loads BokehJS into the page
+        once per kernel; if you ``display(explorer.widget)`` directly, or reload the page on the same kernel,
+        call ``bokeh.io.output_notebook()`` first (jupyter_bokeh uses the page's BokehJS)."""
         if self._view is None:
             from jupyter_bokeh import BokehModel
 
