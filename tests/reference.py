@@ -148,3 +148,45 @@ def reference_cascade(levels, p0, d, depth, impact):
             return p, q, steps
         steps.append((p, q))
         q_prev = q
+
+
+RTOL = 1e-9
+
+
+def atol(df):
+    """Absolute slack for cells that should be empty: 1e-9 of the largest open interest."""
+    return 1e-9 * float(np.nanmax(np.r_[df["oi_usd"].to_numpy(), 1.0]))
+
+
+def assert_matches_reference(
+    df, *, split="both", every=1, weights=None, mmr=0.004, price="last", bin_size=1.0, half_life=None, entry="typical"
+):
+    """Run the fast heatmap and the reference loop with the same options and compare every output.
+
+    Returns ``(heatmap, alive_after_each_candle, reference_flows)`` for further checks.
+    """
+    from liqtools import LeverageProfile, liquidation_heatmap
+
+    weights = weights or {5.0: 0.10, 10.0: 0.25, 25.0: 0.30, 50.0: 0.20, 100.0: 0.15}
+    hm = liquidation_heatmap(
+        df,
+        leverage=LeverageProfile(weights, mmr),
+        split=split,
+        every=every,
+        bin_size=bin_size,
+        price_range=(40.0, 250.0),
+        price=price,
+        half_life=half_life,
+        entry=entry,
+    )
+    rl, rs, ll, ls, alive, flows = reference_heatmap(df, weights, mmr, split, hm.edges, every, price, half_life, entry)
+    tol = atol(df)
+    assert hm.long.shape == rl.shape == (len(df) // every, len(hm.edges) - 1)
+    np.testing.assert_allclose(hm.long, rl, rtol=RTOL, atol=tol)
+    np.testing.assert_allclose(hm.short, rs, rtol=RTOL, atol=tol)
+    np.testing.assert_allclose(hm.liquidated["long_usd"], ll, rtol=RTOL, atol=tol)
+    np.testing.assert_allclose(hm.liquidated["short_usd"], ls, rtol=RTOL, atol=tol)
+    f = hm.flows
+    np.testing.assert_allclose(f["active_long_usd"] + f["active_short_usd"], flows["active"], rtol=RTOL, atol=tol)
+    np.testing.assert_allclose((f["closed_long_usd"] + f["closed_short_usd"]).cumsum(), flows["closed"], rtol=RTOL, atol=tol)
+    return hm, alive, flows

@@ -1,37 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEFAULT_WEIGHTS, random_market
+from conftest import random_market
 from hypothesis import given
 from hypothesis import strategies as st
-from reference import reference_heatmap
+from reference import RTOL, assert_matches_reference, atol
 
 from liqtools import LeverageProfile, liquidation_heatmap
 from liqtools.analysis._numeric import first_at_or_below
-
-RTOL = 1e-9
-
-
-def atol(df):
-    # absolute slack for cells that should be empty: 1e-9 of the largest open interest
-    return 1e-9 * float(np.nanmax(np.r_[df["oi_usd"].to_numpy(), 1.0]))
-
-
-def assert_matches_reference(df, *, split="both", every=1, weights=DEFAULT_WEIGHTS, mmr=0.004, price="last", bin_size=1.0):
-    profile = LeverageProfile(weights, mmr)
-    hm = liquidation_heatmap(df, leverage=profile, split=split, every=every, bin_size=bin_size, price_range=(40.0, 250.0), price=price)
-    rl, rs, ll, ls, alive, flows = reference_heatmap(df, weights, mmr, split, hm.edges, every, price)
-    tol = atol(df)
-    assert hm.long.shape == rl.shape == (len(df) // every, len(hm.edges) - 1)
-    np.testing.assert_allclose(hm.long, rl, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.short, rs, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.liquidated["long_usd"], ll, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.liquidated["short_usd"], ls, rtol=RTOL, atol=tol)
-    f = hm.flows
-    np.testing.assert_allclose(f["active_long_usd"] + f["active_short_usd"], flows["active"], rtol=RTOL, atol=tol)
-    np.testing.assert_allclose((f["closed_long_usd"] + f["closed_short_usd"]).cumsum(), flows["closed"], rtol=RTOL, atol=tol)
-    return hm, alive
-
 
 @pytest.mark.parametrize("split", ["both", "taker", "candle", 0.3, 0.0, 1.0])
 @pytest.mark.parametrize("every", [1, 4, 7])
@@ -60,14 +36,14 @@ def test_equals_reference_other_profiles(seed, lev):
 
 def test_mark_price_option_matches_reference():
     df = random_market(200, 3, mark=True)
-    hm_mark, _ = assert_matches_reference(df, price="mark")
+    hm_mark, _, _ = assert_matches_reference(df, price="mark")
     hm_last = liquidation_heatmap(df, bin_size=1.0, price_range=(40.0, 250.0))
     assert not np.allclose(hm_mark.liquidated.to_numpy(), hm_last.liquidated.to_numpy())
 
 
 def test_levels_at_every_candle_equal_reference():
     df = random_market(120, 11)
-    hm, alive = assert_matches_reference(df, every=5)
+    hm, alive, _ = assert_matches_reference(df, every=5)
     for t in range(len(df)):
         lv = hm.levels_at(t)
         ref = pd.DataFrame(alive[t], columns=["price", "notional_usd", "is_long"])

@@ -7,37 +7,15 @@ import pytest
 from conftest import DEFAULT_WEIGHTS, random_market
 from hypothesis import given
 from hypothesis import strategies as st
-from reference import reference_heatmap
+from reference import RTOL, assert_matches_reference, atol
 
 from liqtools import LeverageProfile, liquidation_heatmap
 from liqtools.analysis.heatmap import liquidated_by_tier
 
-RTOL = 1e-9
-
-
 def check(df, *, weights=DEFAULT_WEIGHTS, mmr=0.004, split="both", every=1, half_life=None, entry="typical"):
-    profile = LeverageProfile(weights, mmr)
-    hm = liquidation_heatmap(
-        df,
-        leverage=profile,
-        split=split,
-        every=every,
-        bin_size=1.0,
-        price_range=(40.0, 250.0),
-        half_life=half_life,
-        entry=entry,
-    )
-    rl, rs, ll, ls, alive, flows = reference_heatmap(df, weights, mmr, split, hm.edges, every, "last", half_life, entry)
-    tol = 1e-9 * float(np.nanmax(np.r_[df["oi_usd"].to_numpy(), 1.0]))
-    np.testing.assert_allclose(hm.long, rl, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.short, rs, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.liquidated["long_usd"], ll, rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(hm.liquidated["short_usd"], ls, rtol=RTOL, atol=tol)
+    hm, alive, flows = assert_matches_reference(df, weights=weights, mmr=mmr, split=split, every=every, half_life=half_life, entry=entry)
+    tol = atol(df)
     f = hm.flows
-    np.testing.assert_allclose(f["active_long_usd"] + f["active_short_usd"], flows["active"], rtol=RTOL, atol=tol)
-    np.testing.assert_allclose(
-        (f["closed_long_usd"] + f["closed_short_usd"]).cumsum(), flows["closed"], rtol=RTOL, atol=tol
-    )
     np.testing.assert_allclose(
         (f["opened_long_usd"] + f["opened_short_usd"]).cumsum(), flows["opened"], rtol=RTOL, atol=tol
     )
