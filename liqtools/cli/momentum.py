@@ -1,0 +1,45 @@
+"""``liqtools momentum``: the event study around the current clusters (MODEL.md section 7)."""
+
+from __future__ import annotations
+
+import argparse
+
+from liqtools._format import price_text
+from liqtools.cli._common import load, model_options, table, view
+
+__all__ = ["register"]
+
+
+def _horizons(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"horizons must be comma-separated integers such as 1,4,12,24, got {text!r}") from None
+
+
+def cmd_momentum(args: argparse.Namespace) -> int:
+    from liqtools.analysis.momentum import event_study
+
+    df = load(args)
+    v = view(args, df)
+    if v.clusters.empty:
+        print("No clusters at this moment: nothing to study.")
+        return 0
+    study = event_study(df, v.clusters, horizons=args.horizons, rearm_pct=args.rearm, lookback=args.lookback, map_df=v.map)
+    print(f"Bands: the clusters at {v.time:%Y-%m-%d %H:%M} UTC (price {price_text(v.price)}):")
+    print(table(v))
+    print()
+    print(study.summary())
+    print("Caveat: the bands are today's estimated clusters; past entries into them are not entries into clusters that "
+          "existed then, so read the effects as descriptive.")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("momentum", help="event study: returns, speed and volume when price entered the current clusters")
+    model_options(p)
+    e = p.add_argument_group("event study")
+    e.add_argument("--horizons", type=_horizons, default=(1, 4, 12, 24), help="forward horizons in candles (default 1,4,12,24)")
+    e.add_argument("--rearm", type=float, default=1.0, metavar="PCT", help="%% away from a band before a new entry counts (default 1)")
+    e.add_argument("--lookback", type=int, default=12, help="candles of the entry velocity and volume median (default 12)")
+    p.set_defaults(func=cmd_momentum)

@@ -1,0 +1,30 @@
+"""``liqtools report``: a standalone HTML page (heatmap, map, clusters, cascade) that opens offline."""
+
+from __future__ import annotations
+
+import argparse
+
+from liqtools.cli._common import load, model_options, view
+from liqtools.cli.cascade import cascade_options
+
+__all__ = ["register"]
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from liqtools.plotting.report import write_report
+
+    df = load(args)
+    v = view(args, df)
+    path = write_report(args.output, v, df, inline=not args.cdn, depth_usd=args.depth, shock=args.shock, impact=args.impact)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    print("\n".join(v.sentences()))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="standalone HTML report: heatmap, map and clusters")
+    model_options(p)
+    p.add_argument("-o", "--output", default="liqtools-report.html", help="HTML file to write (default liqtools-report.html)")
+    p.add_argument("--cdn", action="store_true", help="load BokehJS from the CDN instead of embedding it (smaller file, needs internet)")
+    cascade_options(p)
+    p.set_defaults(func=cmd_report)
