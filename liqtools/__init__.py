@@ -40,7 +40,7 @@ from liqtools.analysis import (
     velocity,
     volume_ratio,
 )
-from liqtools.data import load_sample, load_sample_depth, load_sample_liquidations
+from liqtools.data import load_sample, load_sample_depth, load_sample_liquidations, sample_names
 from liqtools.errors import DataError, LiqtoolsError
 from liqtools.schema import validate_market
 
@@ -76,6 +76,7 @@ __all__ = [
     "position_liquidation_price",
     "realized_volatility",
     "rsi",
+    "sample_names",
     "simulate_cascade",
     "synthetic_levels",
     "tipping_point",

@@ -25,6 +25,7 @@ __all__ = [
     "OPTIONAL",
     "COLUMNS",
     "PRICE_COLUMNS",
+    "LONG_SHORT_RATIO",
     "validate_market",
 ]
 
@@ -39,6 +40,8 @@ OPTIONAL: tuple[str, ...] = (
 )
 COLUMNS: tuple[str, ...] = OHLCV + OPTIONAL
 PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "mark_close", "mark_high", "mark_low")
+# Beyond the schema (kept as it is by validate_market): long / short accounts, NaN where unknown.
+LONG_SHORT_RATIO: str = "long_short_ratio"
 # Columns that may hold NaN: open interest is carried forward by the model, funding is sparse.
 _NULLABLE = frozenset({"oi_usd", "funding_rate"})
 

@@ -9,7 +9,13 @@ from importlib import import_module
 from typing import Any
 
 from liqtools.data.files import read_market
-from liqtools.data.sample import load_sample, load_sample_depth, load_sample_liquidations, sample_depth_usd
+from liqtools.data.sample import (
+    load_sample,
+    load_sample_depth,
+    load_sample_liquidations,
+    sample_depth_usd,
+    sample_names,
+)
 
 _LAZY = {
     "fetch_market_data": "liqtools.data.exchange",
@@ -32,6 +38,7 @@ __all__ = [
     "load_sample_depth",
     "load_sample_liquidations",
     "sample_depth_usd",
+    "sample_names",
     *_LAZY,
 ]
 
