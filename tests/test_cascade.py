@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,9 @@ from hypothesis import strategies as st
 from reference import reference_cascade
 
 from liqtools import asymmetry, simulate_cascade, synthetic_levels, tipping_point
+from liqtools.analysis.cascade import RUNAWAY_FLOW, RUNAWAY_MOVE_PCT
+from liqtools.data.depth import Depth, depth_table, market_depth, side_for
+from liqtools.errors import DataError
 
 
 def random_levels(seed, n=300, p0=100.0, width=0.08):
@@ -205,10 +210,139 @@ def test_long_chain_one_level_per_step_equals_reference(impact):
 def test_runaway_linear_impact_is_a_clear_error_not_an_overflow():
     lv = synthetic_levels(100_000, 1e10)
     with pytest.raises(ValueError, match="x the depth.*impact='sqrt'"):
-        simulate_cascade(lv, 100_000, 0.05, depth_usd=1e5)
+        simulate_cascade(lv, 100_000, 0.05, depth_usd=1e5, impact="linear")
     # the same book with square-root impact is finite, and far levels that are never reached do not trip it
     assert np.isfinite(simulate_cascade(lv, 100_000, 0.05, depth_usd=1e5, impact="sqrt").final_price)
     far = pd.DataFrame({"price": [101.0, 1e6], "notional_usd": [1e3, 1e15], "side": "short"})
-    assert simulate_cascade(far, 100.0, 0.02, depth_usd=1e6).final_price < 110
+    assert simulate_cascade(far, 100.0, 0.02, depth_usd=1e6, impact="linear").final_price < 110
     # a tipping point through a runaway chain is still found
-    assert 0 < tipping_point(lv, 100_000, 150_000, depth_usd=1e5) < 0.5
+    assert 0 < tipping_point(lv, 100_000, 150_000, depth_usd=1e5, impact="linear") < 0.5
+
+
+# ---------------------------------------------------------------------------- the square-root default
+
+
+def test_default_impact_is_the_square_root_law():
+    # known answer: shorts at 101 ($1M) and 102 ($2M); +1% reaches 101, its $1M of buys moves
+    # 0.01 * sqrt(1) = 1% (to 102.01, past 102), then $3M moves 0.01 * sqrt(3)
+    lv = pd.DataFrame({"price": [101.0, 102.0, 110.0], "notional_usd": [1e6, 2e6, 1e6], "side": "short"})
+    r = simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6)
+    assert r.impact == "sqrt"
+    assert r.final_price == pytest.approx(101.0 * math.exp(0.01 * math.sqrt(3.0)), rel=1e-12)
+    assert r.steps["price"].tolist() == pytest.approx([101.0, 101.0 * math.exp(0.01)])
+    assert r.total_usd == 3e6
+    linear = simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6, impact="linear")
+    assert linear.final_price == pytest.approx(101.0 * math.exp(0.03), rel=1e-12)
+    # a forced flow of exactly D moves 1% under both laws; 4 D moves 2% (square root) or 4% (linear)
+    one = pd.DataFrame({"price": [100.5], "notional_usd": [4e6], "side": "short"})
+    assert simulate_cascade(one, 100.0, 0.01, depth_usd=4e6).final_price == pytest.approx(101.0 * math.exp(0.01))
+    assert simulate_cascade(one, 100.0, 0.01, depth_usd=1e6).final_price == pytest.approx(101.0 * math.exp(0.02))
+    assert simulate_cascade(one, 100.0, 0.01, depth_usd=1e6, impact="linear").final_price == pytest.approx(101.0 * math.exp(0.04))
+
+
+def test_tipping_point_and_asymmetry_default_to_the_square_root():
+    lv = pd.DataFrame({"price": [101.0, 102.5], "notional_usd": [1e6, 2e6], "side": "short"})
+    # reaching 102.5 needs 100 (1 + d) e^0.01 >= 102.5; then $3M carries to 100 (1 + d) e^(0.01 sqrt 3) >= 104
+    assert tipping_point(lv, 100.0, 104.0, depth_usd=1e6) == pytest.approx(1.04 / math.exp(0.01 * math.sqrt(3)) - 1, rel=1e-6)
+    t = asymmetry(lv, 100.0, shocks=[0.02], depth_usd=1e6)
+    assert t["up_final_price"].iloc[0] == pytest.approx(102.0 * math.exp(0.01 * math.sqrt(3)))
+
+
+# ---------------------------------------------------------------------------- the documented depth
+
+
+def test_depth_table_states_band_source_and_date_for_each_market():
+    t = depth_table()
+    assert sorted(set(t["market"])) == ["BTC", "ETH", "SOL"]
+    assert (t.groupby("market")["side"].apply(sorted) == pd.Series({m: ["ask", "bid"] for m in ["BTC", "ETH", "SOL"]})).all()
+    assert (t["depth_usd"] > 1e6).all()
+    for col in ("band", "venue", "date", "source"):
+        assert t[col].str.len().min() > 5 or col == "date", col
+    assert set(t[t.market != "SOL"]["date"]) == {"2024-06-02", "2025-07-21"}
+    assert "rough scale" in t[t.market == "SOL"]["note"].iloc[0]
+    assert t["band"].str.contains("2% of mid, one side").all()
+
+
+def test_market_depth_known_figures_and_names():
+    btc = market_depth()
+    assert (btc.coin, btc.bid_usd, btc.ask_usd) == ("BTC", 202.40e6 / 2, 209.44e6 / 2)  # Kaiko 2% sides, halved
+    for name in ("btc", "BTCUSDT", "BTC/USDT:USDT", "btc-2025"):
+        assert market_depth(name) == btc
+    eth = market_depth("eth-2024")
+    assert (eth.bid_usd, eth.ask_usd) == (91.75e6, pytest.approx(104.995e6))
+    assert market_depth("SOL").bid_usd == pytest.approx(14.5e6 / 0.4453 / 2, rel=1e-9)
+    with pytest.raises(DataError, match="no documented order-book depth for 'DOGE'.*BTC"):
+        market_depth("DOGE")
+    with pytest.raises(DataError, match="side must be"):
+        btc.usd("mid")  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        btc.bid_usd = 1.0  # type: ignore[misc]  # frozen
+
+
+def test_depth_record_uses_asks_for_a_squeeze_and_bids_for_a_flush():
+    lv = random_levels(11, n=400)
+    d = Depth("X", bid_usd=2e6, ask_usd=8e6, band="b", venue="v", date="2026-01-01", source="s")
+    assert side_for(0.0) == "ask" and side_for(-1e-9) == "bid"
+    up, down = simulate_cascade(lv, 100.0, 0.02, depth_usd=d), simulate_cascade(lv, 100.0, -0.02, depth_usd=d)
+    assert up.depth_usd == 8e6 and down.depth_usd == 2e6 and up.depth is d
+    assert up.final_price == simulate_cascade(lv, 100.0, 0.02, depth_usd=8e6).final_price
+    assert down.final_price == simulate_cascade(lv, 100.0, -0.02, depth_usd=2e6).final_price
+    t = asymmetry(lv, 100.0, shocks=[0.02], depth_usd=d)
+    assert t["up_final_price"].iloc[0] == up.final_price and t["down_final_price"].iloc[0] == down.final_price
+    assert tipping_point(lv, 100.0, 95.0, depth_usd=d) == tipping_point(lv, 100.0, 95.0, depth_usd=2e6)
+    assert tipping_point(lv, 100.0, 105.0, depth_usd=d) == tipping_point(lv, 100.0, 105.0, depth_usd=8e6)
+    text = up.summary()
+    assert "per 1% of asks" in text and "Depth assumed: X asks $8.0M per 1% (b; v, 2026-01-01; s)." in text
+    assert "per 1% of bids" in down.summary()
+    changed = d.with_usd(ask_usd=1e9)
+    assert changed.ask_usd == 1e9 and changed.bid_usd == 2e6 and "changed by hand" in changed.note
+    with pytest.raises(DataError, match="depth_usd must be a number"):
+        simulate_cascade(lv, 100.0, 0.01, depth_usd="deep")  # type: ignore[arg-type]
+
+
+def test_sample_default_shock_gives_a_plausible_move():
+    # the acceptance figure of issue 13: +1% on the bundled sample with the sourced BTC depth and the
+    # square-root law moves the price a few percent, not +258%
+    from liqtools import clusters_at, load_sample
+
+    view = clusters_at(load_sample())
+    r = simulate_cascade(view.levels, view.price, 0.01, depth_usd=market_depth("BTC"))
+    assert 1.0 < r.move_pct < 5.0 and not r.runaway
+    assert "final price $" in r.summary() and f"({r.move_pct:+.2f}%," in r.summary()
+
+
+# ---------------------------------------------------------------------------- runaway flag
+
+
+@pytest.mark.parametrize("impact", ["linear", "sqrt"])
+def test_runaway_flag(impact):
+    lv = pd.DataFrame({"price": [100.5], "notional_usd": [1e6], "side": "short"})
+    calm = simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6, impact=impact)
+    assert not calm.runaway and calm.runaway_reason is None and "RUNAWAY" not in calm.summary()
+    # flow just above the threshold multiple of the depth
+    k = RUNAWAY_FLOW[impact]
+    heavy = simulate_cascade(lv.assign(notional_usd=1.01 * k * 1e4), 100.0, 0.01, depth_usd=1e4, impact=impact)
+    assert heavy.runaway and f"forced flow {1.01 * k:,.0f}x the depth" in heavy.runaway_reason
+    assert "RUNAWAY (forced flow" in heavy.summary()
+    at = simulate_cascade(lv.assign(notional_usd=k * 1e4), 100.0, 0.01, depth_usd=1e4, impact=impact)
+    assert not at.runaway  # the threshold itself is not runaway
+    # a move beyond 50% with no forced flow at all (a big shock) is flagged too
+    big = simulate_cascade(lv.iloc[:0], 100.0, 0.6, depth_usd=1e6, impact=impact)
+    assert big.runaway and big.runaway_reason == "a move of +60%" and RUNAWAY_MOVE_PCT == 50.0
+    assert not simulate_cascade(lv.iloc[:0], 100.0, -0.5, depth_usd=1e6, impact=impact).runaway
+
+
+# ---------------------------------------------------------------------------- tolerance errors
+
+
+@pytest.mark.parametrize("rtol", [0.0, -1e-7, float("nan"), float("inf"), 1.0, "tight"])
+def test_tipping_point_bad_rtol_fails_at_once(rtol):
+    lv = random_levels(2)
+    with pytest.raises(DataError, match="rtol must be a number in \\(0, 1\\)"):
+        tipping_point(lv, 100.0, 104.0, depth_usd=1e6, rtol=rtol)
+
+
+def test_tipping_point_rtol_below_machine_precision_still_ends():
+    lv = random_levels(2, n=200)
+    tight = tipping_point(lv, 100.0, 104.0, depth_usd=1e6, rtol=1e-300)
+    assert tight == pytest.approx(tipping_point(lv, 100.0, 104.0, depth_usd=1e6), rel=1e-6)

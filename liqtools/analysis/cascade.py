@@ -1,14 +1,19 @@
-"""The cascade simulator: the domino chain of forced orders (MODEL.md section 6).
+"""The cascade simulator: the domino chain of forced orders (docs/model.md section 6).
 
 A shock moves the price from P0 to p_0 = P0 (1 + d). Every short level with P0 < q <= p_k (for an up
 move) is liquidated with market buys; the cumulative forced flow Q_k moves the price by the impact
 law m(Q) from the shocked price, p_{k+1} = P0 (1 + d) exp(m(Q_k)), which may reach more levels; the
 chain stops when no new level is reached. A down move mirrors it with long levels.
 
-Depth D is the USD of market orders that move the price by 1%: linear impact m(Q) = 0.01 Q / D,
-square-root impact m(Q) = 0.01 sqrt(Q / D) (both log-returns). Real books thin out during a cascade and
-the simulator holds D constant, so its moves are a lower bound for a given set of levels; the levels
-themselves are estimates.
+Depth D is the USD of market orders that move the price by 1%. The default impact law is the square root,
+m(Q) = 0.01 sqrt(Q / D) (the square-root law of market impact); linear impact m(Q) = 0.01 Q / D is an
+option (both log-returns). D should be a documented figure for the market in hand:
+:func:`liqtools.data.depth.market_depth` gives one per market with its band, venues, date and source, and
+passing that record as ``depth_usd`` uses its asks for an up shock (forced buys) and its bids for a down
+shock (forced sells). Real books thin out during a cascade and the simulator holds D constant, so its
+moves are a lower bound for a given set of levels; the levels themselves are estimates. Results far
+outside any measured range (forced flow many times the depth, a move beyond +-50%) are flagged as
+*runaway* (:attr:`CascadeResult.runaway`): read them as "the book cannot absorb this", not as a price.
 """
 
 from __future__ import annotations
@@ -23,11 +28,18 @@ import pandas as pd
 
 from liqtools._format import price_text, usd
 from liqtools.analysis.levels import level_arrays
+from liqtools.data.depth import Depth, side_for
 from liqtools.errors import DataError
 
-__all__ = ["CascadeResult", "simulate_cascade", "tipping_point", "asymmetry", "Impact"]
+__all__ = ["RUNAWAY_FLOW", "RUNAWAY_MOVE_PCT", "CascadeResult", "Impact", "asymmetry", "simulate_cascade", "tipping_point"]
 
 Impact = Literal["linear", "sqrt"]
+
+#: A cascade whose final move exceeds this (percent, either way) is flagged as runaway.
+RUNAWAY_MOVE_PCT = 50.0
+#: ... and so is one whose forced flow exceeds this multiple of the depth (square root: a forced move of 10%
+#: or more; linear: of 10% or more, where linear impact no longer describes real books).
+RUNAWAY_FLOW: dict[str, float] = {"sqrt": 100.0, "linear": 10.0}
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,9 @@ class CascadeResult:
     direction
         ``"up"`` (short squeeze, positive shock) or ``"down"`` (long flush).
     start_price, shock, depth_usd, impact
-        The inputs.
+        The inputs (``depth_usd`` is the number used: the record's asks for an up shock, bids for a down one).
+    depth
+        The documented depth record the number came from, or None when a plain number was given.
     """
 
     steps: pd.DataFrame
@@ -57,6 +71,7 @@ class CascadeResult:
     shock: float
     depth_usd: float
     impact: Impact
+    depth: Depth | None = None
 
     @property
     def move_pct(self) -> float:
@@ -68,21 +83,49 @@ class CascadeResult:
         """Dominoes that liquidated something (the shock's own step counts when it reached levels)."""
         return int((self.steps["liquidated_usd"] > 0).sum())
 
+    @property
+    def runaway(self) -> bool:
+        """True when the result lies far outside any measured range (see :attr:`runaway_reason`)."""
+        return self.runaway_reason is not None
+
+    @property
+    def runaway_reason(self) -> str | None:
+        """Why the result is runaway, in a few words (None when it is not): the forced flow is more than
+        :data:`RUNAWAY_FLOW` times the depth, or the final move is beyond +-:data:`RUNAWAY_MOVE_PCT` percent."""
+        reasons = []
+        ratio = self.total_usd / self.depth_usd
+        if ratio > RUNAWAY_FLOW[self.impact]:
+            reasons.append(f"forced flow {ratio:,.0f}x the depth")
+        if abs(self.move_pct) > RUNAWAY_MOVE_PCT:
+            reasons.append(f"a move of {self.move_pct:+.0f}%")
+        return " and ".join(reasons) if reasons else None
+
     def summary(self) -> str:
-        """A few plain lines: the shock, the chain, where it stops."""
+        """A few plain lines: the shock, the chain, where it stops, the depth assumed, a runaway flag."""
         kind = "short squeeze" if self.direction == "up" else "long flush"
+        book = " of asks" if self.direction == "up" else " of bids"
         lines = [
-            f"{kind}: shock {self.shock:+.2%} from {price_text(self.start_price)} with depth {usd(self.depth_usd)} per 1% "
-            f"({self.impact} impact)",
-            f"  {self.n_steps} step(s) liquidated {usd(self.total_usd)}; final price {price_text(self.final_price)} "
-            f"({self.move_pct:+.2f}%, of which {self.move_pct - self.shock * 100:+.2f} points forced).",
+            (
+                f"{kind}: shock {self.shock:+.2%} from {price_text(self.start_price)} with depth {usd(self.depth_usd)} "
+                f"per 1%{book} ({self.impact} impact)"
+            ),
+            (
+                f"  {self.n_steps} step(s) liquidated {usd(self.total_usd)}; final price {price_text(self.final_price)} "
+                f"({self.move_pct:+.2f}%, of which {self.move_pct - self.shock * 100:+.2f} points forced)."
+            ),
             "  Estimate: depth held constant (real books thin out), levels modelled, not observed.",
         ]
-        if self.impact == "linear" and self.total_usd > 10 * self.depth_usd:
-            lines.append(
-                f"  The forced flow is {self.total_usd / self.depth_usd:,.0f}x the depth: linear impact is far outside "
-                "the range where it describes real books; the square-root law (impact='sqrt') is the usual choice there."
+        if self.depth is not None:
+            lines.append(f"  Depth assumed: {self.depth.describe(side_for(self.shock))}.")
+        reason = self.runaway_reason
+        if reason is not None:
+            advice = (
+                "linear impact is far outside the range where it describes real books; the square-root law "
+                "(impact='sqrt', the default) is the usual choice there"
+                if self.impact == "linear"
+                else "the book could not absorb this flow at any documented depth: read it as a warning, not as a price"
             )
+            lines.append(f"  RUNAWAY ({reason}): {advice}.")
         return "\n".join(lines)
 
 
@@ -124,7 +167,8 @@ class _Book:
         sign = 1.0 if up else -1.0
         base = self.price * (1.0 + shock)
         k = int(self.reached(base, up))
-        prices, visited = [base], [k]  # the price that reached each step's levels, and the levels reached
+        prices: list[float] = [base]
+        visited: list[int] = [k]  # the price that reached each step's levels, and the levels reached
         for _ in range(_LOOP_STEPS):
             p_next = base * math.exp(sign * _checked_impact(float(cum[k]), depth, impact))
             k_next = int(self.reached(p_next, up))
@@ -136,7 +180,7 @@ class _Book:
         # long chain: the reach of every prefix at once; next_k is monotone with next_k[j] >= j
         m_all = np.minimum(_impact(cum[k:], depth, impact), _MAX_LOG_MOVE + 1.0)  # capped: only for the search
         p_all = base * np.exp(sign * m_all)
-        rel = self.reached(p_all, up) - k
+        rel = np.asarray(self.reached(p_all, up)) - k
         stop = int(np.flatnonzero(rel == np.arange(len(rel)))[0])
         _checked_impact(float(cum[k + stop]), depth, impact)  # the move actually reached must be meaningful
         if record and stop != 0:
@@ -146,8 +190,11 @@ class _Book:
                 chain = np.concatenate([chain, jump[chain]])
                 jump = jump[jump]
             chain = chain[: int(np.argmax(chain == stop)) + 1]
-            prices = np.concatenate([prices, p_all[chain[:-1]]])
-            visited = np.concatenate([visited, k + chain[1:]])
+            return (
+                float(p_all[stop]),
+                float(cum[k + stop]),
+                _steps(np.concatenate([prices, p_all[chain[:-1]]]), np.concatenate([visited, k + chain[1:]]), cum),
+            )
         return float(p_all[stop]), float(cum[k + stop]), _steps(prices, visited, cum) if record else None
 
 
@@ -181,14 +228,26 @@ def _steps(prices: list[float] | np.ndarray, visited: list[int] | np.ndarray, cu
 _LOOP_STEPS = 64
 
 
-def _check(price: float, shock: float, depth_usd: float, impact: str) -> tuple[float, float, float]:
+def _depth_number(depth_usd: float | Depth, shock: float) -> float:
+    """The number a cascade after ``shock`` uses: a plain number as given, a record's asks (up) or bids (down)."""
+    if isinstance(depth_usd, Depth):
+        return depth_usd.for_shock(shock)
+    try:
+        return float(depth_usd)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"depth_usd must be a number (USD of market orders that move the price by 1%) or a market_depth() record, got {depth_usd!r}"
+        ) from None
+
+
+def _check(price: float, shock: float, depth_usd: float | Depth, impact: str) -> tuple[float, float, float]:
     p = float(price)
     if not (math.isfinite(p) and p > 0):
         raise DataError(f"price must be a positive number, got {price}")
     d = float(shock)
     if not math.isfinite(d) or d <= -1.0:
         raise DataError(f"shock must be a fraction > -1 (e.g. 0.01 for +1%), got {shock}")
-    depth = float(depth_usd)
+    depth = _depth_number(depth_usd, d)
     if not (math.isfinite(depth) and depth > 0):
         raise DataError(f"depth_usd must be > 0 (USD of market orders that move the price by 1%), got {depth_usd}")
     if impact not in ("linear", "sqrt"):
@@ -201,10 +260,10 @@ def simulate_cascade(
     price: float,
     shock: float,
     *,
-    depth_usd: float,
-    impact: Impact = "linear",
+    depth_usd: float | Depth,
+    impact: Impact = "sqrt",
 ) -> CascadeResult:
-    """Simulate the liquidation cascade that a price shock sets off (MODEL.md section 6).
+    """Simulate the liquidation cascade that a price shock sets off (docs/model.md section 6).
 
     Parameters
     ----------
@@ -215,9 +274,10 @@ def simulate_cascade(
     shock
         Fraction: positive moves up (short squeeze), negative down (long flush); must be > -1.
     depth_usd
-        USD of market orders that move the price by 1%.
+        USD of market orders that move the price by 1%, or a :func:`~liqtools.data.depth.market_depth`
+        record (its asks for an up shock, its bids for a down one; the summary then names its source).
     impact
-        ``"linear"`` (m = 0.01 Q / D) or ``"sqrt"`` (m = 0.01 sqrt(Q / D)).
+        ``"sqrt"`` (default, m = 0.01 sqrt(Q / D)) or ``"linear"`` (m = 0.01 Q / D).
 
     Examples
     --------
@@ -225,14 +285,17 @@ def simulate_cascade(
     >>> r = simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6)
     >>> r.steps[["step", "liquidated_usd"]].to_dict("list")
     {'step': [0, 1], 'liquidated_usd': [1000000.0, 2000000.0]}
-    >>> round(r.final_price, 4)  # 101 * exp(0.03): 110 is out of reach
+    >>> round(r.final_price, 4)  # 101 * exp(0.01 * sqrt(3)): 110 is out of reach
+    102.7646
+    >>> round(simulate_cascade(lv, 100.0, 0.01, depth_usd=1e6, impact="linear").final_price, 4)  # 101 * exp(0.03)
     104.0759
     """
     p0, d, depth = _check(price, shock, depth_usd, impact)
     book = _Book(levels, p0)
     final, total, steps = book.run(d, depth, impact, record=True)
     assert steps is not None
-    return CascadeResult(steps, final, total, "up" if d >= 0 else "down", p0, d, depth, impact)
+    source = depth_usd if isinstance(depth_usd, Depth) else None
+    return CascadeResult(steps, final, total, "up" if d >= 0 else "down", p0, d, depth, impact, source)
 
 
 def tipping_point(
@@ -240,30 +303,41 @@ def tipping_point(
     price: float,
     target: float,
     *,
-    depth_usd: float,
-    impact: Impact = "linear",
+    depth_usd: float | Depth,
+    impact: Impact = "sqrt",
     max_shock: float = 0.5,
     rtol: float = 1e-7,
 ) -> float:
     """The smallest shock (fraction, signed) whose cascade carries the price to ``target``.
 
-    Bisection on the shock, since the final price is monotone in it (MODEL.md section 6). The shock
+    Bisection on the shock, since the final price is monotone in it (docs/model.md section 6). The shock
     that moves the price straight to the target always works, so the answer is at most
-    ``target / price - 1``; the cascade can only lower it.
+    ``target / price - 1``; the cascade can only lower it. The bisection stops when the bracket is
+    narrower than ``rtol`` times the answer.
 
-    Raises a ``DataError`` when no shock of magnitude up to ``max_shock`` reaches the target.
+    Raises a ``DataError`` when no shock of magnitude up to ``max_shock`` reaches the target, and at once
+    for a ``rtol`` that is not a number in (0, 1) (zero or NaN would never stop).
 
     Examples
     --------
     >>> lv = pd.DataFrame({"price": [101.0, 102.5], "notional_usd": [1e6, 2e6], "side": "short"})
-    >>> d = tipping_point(lv, 100.0, 104.0, depth_usd=1e6)
+    >>> d = tipping_point(lv, 100.0, 104.0, depth_usd=1e6, impact="linear")
     >>> round(d, 4)  # +1.48% takes $101; its forced buying takes $102.5, whose buying carries past $104
     0.0148
+    >>> round(tipping_point(lv, 100.0, 104.0, depth_usd=1e6), 4)  # square root: $3M of forced buys move 1.73%, not 3%: 1.04 / exp(0.01 * sqrt(3)) - 1
+    0.0221
     """
-    p0, _, depth = _check(price, 0.0, depth_usd, impact)
+    try:
+        tol = float(rtol)
+    except (TypeError, ValueError):
+        raise DataError(f"rtol must be a number in (0, 1), got {rtol!r}") from None
+    if not 0 < tol < 1:  # also False for NaN
+        raise DataError(f"rtol must be a number in (0, 1) (the bisection's relative tolerance), got {rtol!r}")
     t = float(target)
     if not (math.isfinite(t) and t > 0):
         raise DataError(f"target must be a positive price, got {target}")
+    p0, _, _ = _check(price, 0.0, depth_usd, impact)
+    depth = _check(price, 1.0 if t >= p0 else -0.5, depth_usd, impact)[2]  # the side the move meets
     if not 0 < max_shock < 1:
         raise DataError(f"max_shock must be in (0, 1), got {max_shock}")
     if t == p0:
@@ -286,8 +360,10 @@ def tipping_point(
             f"with depth {usd(depth)} per 1%; raise max_shock or check the target"
         )
     lo = 0.0
-    while hi - lo > rtol * hi:
+    while hi - lo > tol * hi:
         mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):  # floating point cannot split the bracket further (a rtol below machine precision)
+            break
         if reaches(mid if up else -mid):
             hi = mid
         else:
@@ -300,13 +376,14 @@ def asymmetry(
     price: float,
     *,
     shocks: Sequence[float] = (0.0025, 0.005, 0.01, 0.02, 0.03, 0.05),
-    depth_usd: float,
-    impact: Impact = "linear",
+    depth_usd: float | Depth,
+    impact: Impact = "sqrt",
 ) -> pd.DataFrame:
     """Up and down cascades for the same shock sizes, side by side: why a setup is asymmetric.
 
     Returns one row per shock size with, for each direction, the final move (percent), the forced flow
-    (USD) and the number of steps, plus ``ratio`` = |up move| / |down move|.
+    (USD) and the number of steps, plus ``ratio`` = |up move| / |down move|. With a ``market_depth()``
+    record, the up cascades meet its asks and the down cascades its bids.
 
     Examples
     --------
@@ -315,7 +392,8 @@ def asymmetry(
        shock  up_forced_usd  down_forced_usd
     0   0.01      5000000.0              0.0
     """
-    p0, _, depth = _check(price, 0.0, depth_usd, impact)
+    p0, _, _ = _check(price, 0.0, depth_usd, impact)
+    _check(price, -0.01, depth_usd, impact)
     book = _Book(levels, p0)
     rows = []
     for s in shocks:
@@ -324,7 +402,7 @@ def asymmetry(
             raise DataError(f"shock sizes must be in (0, 1), got {s}")
         row: dict[str, float] = {"shock": s}
         for name, d in (("up", s), ("down", -s)):
-            final, total, steps = book.run(d, depth, impact, record=True)
+            final, total, steps = book.run(d, _depth_number(depth_usd, d), impact, record=True)
             assert steps is not None
             row[f"{name}_final_price"] = final
             row[f"{name}_move_pct"] = (final / p0 - 1.0) * 100.0
