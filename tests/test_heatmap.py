@@ -1,13 +1,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_market
 from hypothesis import given
 from hypothesis import strategies as st
 from reference import RTOL, assert_matches_reference, atol
 
+from conftest import random_market
 from liqtools import LeverageProfile, liquidation_heatmap
 from liqtools.analysis._numeric import first_at_or_below
+
 
 @pytest.mark.parametrize("split", ["both", "taker", "candle", 0.3, 0.0, 1.0])
 @pytest.mark.parametrize("every", [1, 4, 7])
@@ -214,9 +215,7 @@ def test_many_epochs_still_equal_reference(monkeypatch):
 
     monkeypatch.setattr(_numeric, "_EPOCH_NATS", 0.3)
     df = random_market(200, 21, oi_vol=0.1)
-    from liqtools.analysis.heatmap import oi_changes
-
-    assert len(_numeric._epochs(np.cumsum(np.log(oi_changes(df["oi_usd"].to_numpy())[1])))) > 5
+    assert len(_numeric._epochs(liquidation_heatmap(df)._log_factor[0])) > 5
     for every in (1, 3):
         assert_matches_reference(df, every=every)
 
@@ -263,3 +262,36 @@ def test_first_at_or_below_is_exact_at_float32_rounding():
         for s, t, g in zip(start, thr, got):
             hits = [j for j in range(s, n) if x[j] <= t]
             assert g == (hits[0] if hits else n)
+
+
+@pytest.mark.parametrize("drop", [1e-50, 1e-300, 1e-310, 1e-320])
+@pytest.mark.parametrize("every", [1, 2, 4])
+@pytest.mark.parametrize("at", [2, 3, 20])
+def test_open_interest_collapse_is_finite_and_equals_reference(drop, every, at):
+    # issue 12: OI falling by hundreds of orders of magnitude in one candle (an empty closing epoch
+    # used to fail inside np.bincount; factors below float range gave NaN)
+    df = random_market(40, at, nan_share=0.0)
+    oi = df["oi_usd"].to_numpy().copy()
+    oi[at:] *= drop
+    oi[at + 10 :] *= 1e6  # and recovers a little: new levels on top of the vanished ones
+    df = df.assign(oi_usd=oi)
+    hm, _, _ = assert_matches_reference(df, every=every)
+    for x in (hm.long, hm.short, hm.liquidated.to_numpy(), hm.flows.to_numpy()):
+        assert np.isfinite(x).all()
+    # what was open before the collapse keeps only its share of the collapsed open interest
+    f = hm.flows
+    before = f["active_long_usd"].iloc[at - 1]
+    assert f["active_long_usd"].iloc[at] <= before * drop * 1.01 + f["opened_long_usd"].iloc[at]
+
+
+@pytest.mark.parametrize("half_life", [1e-3, 1e-200, 5e-324])
+def test_half_life_far_below_one_candle_closes_everything(half_life):
+    # issue 12: used to fail with a casting error inside the span sums
+    df = random_market(40, 5, nan_share=0.0)
+    hm = liquidation_heatmap(df, half_life=half_life, bin_size=1.0)
+    for x in (hm.long, hm.short, hm.liquidated.to_numpy(), hm.flows.to_numpy()):
+        assert np.isfinite(x).all()
+    # every level lives for exactly one candle: what is active after a candle is what it just opened
+    f = hm.flows
+    np.testing.assert_allclose(f["active_long_usd"], f["opened_long_usd"], rtol=1e-9, atol=1e-9)
+    assert_matches_reference(df, half_life=half_life)

@@ -52,8 +52,9 @@ def first_at_or_below(
     return pos
 
 
-def _epochs(row_log: NDArray[np.float64]) -> list[tuple[int, int]]:
-    """Split rows into runs over which the (non-increasing) log factor falls by at most _EPOCH_NATS."""
+def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = None) -> list[tuple[int, int]]:
+    """Split rows into runs over which the (non-increasing) log factor falls by at most _EPOCH_NATS, and
+    at every row in ``breaks`` (where everything alive before has gone: the sums restart clean)."""
     bounds = [0]
     n = len(row_log)
     while bounds[-1] < n:
@@ -61,6 +62,8 @@ def _epochs(row_log: NDArray[np.float64]) -> list[tuple[int, int]]:
         # first row whose log factor is more than _EPOCH_NATS below the epoch's base
         nxt = int(np.searchsorted(-row_log, -(base - _EPOCH_NATS), side="right"))
         bounds.append(max(nxt, bounds[-1] + 1) if nxt < n else n)
+    if breaks is not None and len(breaks):
+        bounds = sorted(set(bounds) | {int(b) for b in breaks if 0 < b < n})
     return list(zip(bounds[:-1], bounds[1:]))
 
 
@@ -81,12 +84,14 @@ def span_sum(
     log_created: NDArray[np.float64],
     row_log: NDArray[np.float64],
     n_cols: int,
+    breaks: NDArray[np.int64] | None = None,
 ) -> NDArray[np.float64]:
     """``out[r, c] = sum of n0 * exp(row_log[r] - log_created)`` over items with ``row_a <= r < row_b``, ``col == c``.
 
     ``row_log`` must be non-increasing (log of the cumulative closing factor). Difference arrays and one
     cumulative sum per epoch make this O(items + rows * n_cols). A cell that all its items have left
-    holds a rounding residue of order 1e-16 times the notional that passed through it (clipped at 0).
+    holds a rounding residue of order 1e-16 times the notional that passed through it (clipped at 0),
+    except after a row in ``breaks`` (rows where every earlier item has ended), where the sums restart.
     """
     n_rows = len(row_log)
     live = row_a < row_b
@@ -96,8 +101,11 @@ def span_sum(
         row_a, row_b, col = row_a[live], row_b[live], col[live]
         n0, log_created = n0[live], log_created[live]
     pieces = []
-    for e0, e1 in _epochs(row_log):
+    for e0, e1 in _epochs(row_log, breaks):
         sel = (row_a < e1) & (row_b > e0)
+        if not sel.any():  # nothing alive in this epoch (e.g. after open interest collapsed)
+            pieces.append(np.zeros((e1 - e0, n_cols)))
+            continue
         if not sel.all():
             a, b, c, w0, lc = row_a[sel], row_b[sel], col[sel], n0[sel], log_created[sel]
         else:
@@ -109,8 +117,8 @@ def span_sum(
         start = (np.maximum(a, e0) - e0) * n_cols + c
         ends = b < e1
         stop = (b[ends] - e0) * n_cols + c[ends]
-        acc = np.bincount(np.concatenate([start, stop]), weights=np.concatenate([w, -w[ends]]), minlength=size)
-        acc = acc.reshape(rows, n_cols)
+        counts = np.bincount(np.concatenate([start, stop]), weights=np.concatenate([w, -w[ends]]), minlength=size)
+        acc: NDArray[np.float64] = counts.astype(np.float64, copy=False).reshape(rows, n_cols)
         _cumsum_rows(acc)
         acc *= np.exp(row_log[e0:e1] - base)[:, None]
         np.maximum(acc, 0.0, out=acc)  # a cell emptied by exits keeps at most a rounding residue >= 0

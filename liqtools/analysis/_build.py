@@ -1,0 +1,210 @@
+"""Every level the OI-delta model creates, with its whole life found at creation (private to the heatmap).
+
+A level's consumption candle is the first crossing after it (a sparse table of running extremes); its
+value is its opening notional times its class's cumulative closing factor (a cumulative sum of logs),
+times ``1 - share`` after a near-liquidation cut. Complete closings (factor 0, or below exp(-700)) end
+the levels alive at that candle instead of entering the logs, so no value ever becomes 0/0 or NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from liqtools.analysis._numeric import first_at_or_below, sparse_table_buffer
+from liqtools.analysis.ingredients import (
+    MAX_LEVERAGE,
+    RESET_NATS,
+    ModelOptions,
+    crowding_scores,
+    decay_log_factor,
+    oi_changes,
+    path_points,
+    split_fractions,
+    turnover_usd,
+)
+from liqtools.analysis.prices import liquidation_price
+from liqtools.analysis.profile import LeverageProfile
+
+
+@dataclass(frozen=True, eq=False)
+class Levels:
+    """Every level the model ever created, one entry each (private storage of a Heatmap)."""
+
+    created: NDArray[np.int64]  # candle that opened it
+    consumed: NDArray[np.int64]  # candle that liquidated it, or n if never
+    end: NDArray[np.int64]  # first candle after which it is gone (liquidated or closed completely), or n
+    price: NDArray[np.float64]
+    notional: NDArray[np.float64]  # at creation, USD
+    is_long: NDArray[np.bool_]
+    cls: NDArray[np.int64]  # voluntary-closing class (half_life_mix), 0 by default
+    cut_at: NDArray[np.int64] | None  # near_cut: candle of the cut (n if none), None without the option
+    cut_share: float
+    n_candles: int
+    resets: tuple[NDArray[np.int64], ...]  # per class: candles where every older level closes completely
+    tier: NDArray[np.int64] | None = None  # tier of the profile (only when asked for)
+
+    def value_factor(self, t: NDArray[np.int64] | int, sel: NDArray[np.bool_] | slice, log_factor: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Value over opening notional of the ``sel`` levels after the closing step of candle(s) ``t``."""
+        cls, k = self.cls[sel], self.created[sel]
+        out = np.exp(log_factor[cls, t] - log_factor[cls, k])
+        if self.cut_at is not None:
+            out = np.where(self.cut_at[sel] <= t, out * (1.0 - self.cut_share), out)
+        return out
+
+    @property
+    def liquidated(self) -> NDArray[np.bool_]:
+        """Levels that end by liquidation (not by a complete closing first)."""
+        return (self.end == self.consumed) & (self.consumed < self.n_candles)
+
+    def liquidated_value(self, log_factor: NDArray[np.float64]) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+        """The liquidated levels and their notional at the consumption candle, before its closing step."""
+        hit = self.liquidated
+        c, k = self.consumed[hit], self.created[hit]
+        before = np.maximum(c - 1, k)  # a level liquidated inside its own candle keeps its opening notional
+        return hit, self.notional[hit] * self.value_factor(before, hit, log_factor)
+
+
+def _next_reset(created: NDArray[np.int64], resets: NDArray[np.int64], n: int) -> NDArray[np.int64]:
+    """First complete-closing candle strictly after each creation candle, n if none."""
+    if len(resets) == 0:
+        return np.full(len(created), n, dtype=np.int64)
+    pos = np.searchsorted(resets, created, side="right")
+    return np.where(pos < len(resets), resets[np.minimum(pos, len(resets) - 1)], n).astype(np.int64)
+
+
+def class_logs(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
+    """Per class: the cumulative log closing factor ``(J, n)`` and the candles where the class closes
+    completely (left out of the logs)."""
+    n = len(df)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        keep = np.fmin(prev, cur) - turnover
+        ratio = keep / prev
+        step = np.where(ratio > 1e-300, np.log(ratio), np.log(keep) - np.log(prev))
+    step = np.where(np.isfinite(prev) & np.isfinite(cur), np.where(cur >= prev, np.where(turnover > 0, step, 0.0), step), 0.0)
+    step = step + decay_log_factor(df.index, opts.half_life)
+    logs, resets = np.zeros((len(opts.classes), n)), []
+    for j, (_, hl) in enumerate(opts.classes):
+        s = step + decay_log_factor(df.index, hl, name="half_life_mix") if hl is not None else step
+        s = np.where(np.isnan(s), -np.inf, s)
+        reset = s <= -RESET_NATS
+        logs[j] = np.cumsum(np.where(reset, 0.0, s))
+        resets.append(np.flatnonzero(reset))
+    return logs, resets
+
+
+def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions, *, with_tier: bool = False) -> tuple[Levels, NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Create every level and find its life: ``levels, log_factor (J, n), per-candle series``.
+
+    ``df`` is already validated; the default options run exactly MODEL.md section 3.
+    """
+    n = len(df)
+    high, low, close = df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy()
+    if opts.price == "mark":
+        if "mark_high" in df and "mark_low" in df:
+            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
+        elif "mark_close" in df:
+            trig_high = trig_low = df["mark_close"].to_numpy()
+        else:
+            from liqtools.errors import DataError
+
+            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
+    else:
+        trig_high, trig_low = high, low
+    a, b = split_fractions(df, opts.split)
+    d_oi, prev, cur = oi_changes(df["oi_usd"].to_numpy())
+    turnover = turnover_usd(df, float(opts.turnover), prev, cur)
+    new_oi = np.maximum(d_oi, 0.0) + turnover
+    log_factor, resets = class_logs(df, opts, prev, cur, turnover)
+
+    opened = np.flatnonzero(new_oi > 0)
+    lev_w = profile.weights_array
+    n_tiers = len(lev_w)
+    if opts.entry == "typical":
+        points = ((high + low + close) / 3.0)[opened][:, None]
+        point_w = np.ones(1)
+    else:
+        pts, rest_min, rest_max = path_points(df)
+        points = pts[opened]
+        point_w = np.full(4, 0.25)
+    n_points = points.shape[1]
+    per_candle = n_points * n_tiers
+    created = np.repeat(opened, per_candle)
+    z = crowding_scores(df, opts.crowding)[opened] if opts.crowding is not None and opts.crowding.sensitivity != 0 else None
+    prices, notionals = [], []
+    for side, share, sign in (("long", a, 1.0), ("short", b, -1.0)):
+        if z is None:
+            q = profile.liquidation_prices(points, side)  # (n_open, points, tiers)
+        else:
+            lev = profile.leverages
+            cap = np.maximum(lev, np.minimum(MAX_LEVERAGE, 0.999 / np.maximum(profile.mmrs, 1e-12)))
+            scaled = np.clip(lev[None, :] * np.exp(sign * opts.crowding.sensitivity * z)[:, None], 1.0, cap)  # type: ignore[union-attr]
+            q = np.asarray(liquidation_price(points[:, :, None], scaled[:, None, :], side, mmr=profile.mmrs))
+        prices.append(q.ravel())
+        notionals.append(((new_oi[opened] * share[opened])[:, None, None] * point_w[None, :, None] * lev_w[None, None, :]).ravel())
+    price_all = np.concatenate(prices)
+    notional_all = np.concatenate(notionals)
+    is_long = np.concatenate([np.ones(len(created), bool), np.zeros(len(created), bool)])
+    created_all = np.concatenate([created, created])
+    keep = notional_all > 0
+    tier = np.tile(np.arange(n_tiers, dtype=np.int64), 2 * len(opened) * n_points) if with_tier else None
+    if opts.entry == "path":
+        r_min = np.repeat(rest_min[opened].ravel(), n_tiers)
+        r_max = np.repeat(rest_max[opened].ravel(), n_tiers)
+    n_long = int(keep[: len(keep) // 2].sum())  # longs fill the first half, shorts the second
+    if not keep.all():
+        price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
+        tier = tier[keep] if tier is not None else None
+        if opts.entry == "path":
+            r_min, r_max = r_min[keep[: len(keep) // 2]], r_max[keep[len(keep) // 2 :]]
+
+    # first crossing after creation (beyond the margin); one sparse-table buffer serves both sides
+    m = float(opts.consume_margin)
+    thr_long, thr_short = price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)
+    table = sparse_table_buffer(n)
+    consumed = np.empty(len(price_all), dtype=np.int64)
+    consumed[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, thr_long, table=table)
+    consumed[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -thr_short, table=table)
+    if opts.entry == "path":
+        # a level the rest of its own candle's path crosses is liquidated in that candle
+        same = np.concatenate([r_min <= thr_long, r_max >= thr_short])
+        consumed[same] = created_all[same]
+    cut_at, cut_share = None, 0.0
+    if opts.near_cut is not None:
+        dist, cut_share = float(opts.near_cut[0]), float(opts.near_cut[1])
+        cut_at = np.empty(len(price_all), dtype=np.int64)
+        cut_at[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, price_all[:n_long] * (1.0 + dist), table=table)
+        cut_at[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -price_all[n_long:] * (1.0 - dist), table=table)
+        cut_at = np.where(cut_at < consumed, cut_at, n)  # an approach that liquidates is no cut
+    del table
+
+    cls = np.zeros(len(price_all), dtype=np.int64)
+    classes = opts.classes
+    if len(classes) > 1:
+        shares = np.array([s for s, _ in classes])
+        reps = len(price_all)
+        cls = np.repeat(np.arange(len(classes), dtype=np.int64), reps)
+        notional_all = np.concatenate([notional_all * s for s in shares])
+        price_all, is_long = np.tile(price_all, len(classes)), np.tile(is_long, len(classes))
+        created_all, consumed = np.tile(created_all, len(classes)), np.tile(consumed, len(classes))
+        tier = np.tile(tier, len(classes)) if tier is not None else None
+        cut_at = np.tile(cut_at, len(classes)) if cut_at is not None else None
+        nz = notional_all > 0
+        if not nz.all():
+            price_all, notional_all, is_long = price_all[nz], notional_all[nz], is_long[nz]
+            created_all, consumed, cls = created_all[nz], consumed[nz], cls[nz]
+            tier = tier[nz] if tier is not None else None
+            cut_at = cut_at[nz] if cut_at is not None else None
+    end = consumed.copy()
+    for j, r in enumerate(resets):
+        if len(r):
+            mine = cls == j
+            end[mine] = np.minimum(end[mine], _next_reset(created_all[mine], r, n))
+    if cut_at is not None and cut_share >= 1.0:
+        end = np.minimum(end, cut_at)
+    levels = Levels(created_all, consumed, end, price_all, notional_all, is_long, cls, cut_at, cut_share, n, tuple(resets), tier)
+    series = {"new_oi": new_oi, "a": a, "b": b}
+    return levels, log_factor, series
