@@ -11,6 +11,7 @@ functions that need them are called.
 from liqtools.analysis import (
     BINANCE_BTCUSDT_BRACKETS,
     BINANCE_BTCUSDT_BRACKETS_DATE,
+    BenchmarkResult,
     Calibration,
     CascadeResult,
     ClusterView,
@@ -19,6 +20,7 @@ from liqtools.analysis import (
     LeverageProfile,
     Validation,
     asymmetry,
+    benchmark,
     bracket_for,
     calibrate,
     cluster_distance,
@@ -49,6 +51,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BINANCE_BTCUSDT_BRACKETS",
     "BINANCE_BTCUSDT_BRACKETS_DATE",
+    "BenchmarkResult",
     "Calibration",
     "CascadeResult",
     "ClusterView",
@@ -59,6 +62,7 @@ __all__ = [
     "LiqtoolsError",
     "Validation",
     "asymmetry",
+    "benchmark",
     "bracket_for",
     "calibrate",
     "cluster_distance",

@@ -1,5 +1,6 @@
 """Pure analysis functions: numbers in, numbers out (no I/O, no plotting)."""
 
+from liqtools.analysis.benchmark import BenchmarkResult, benchmark
 from liqtools.analysis.cascade import CascadeResult, asymmetry, simulate_cascade, tipping_point
 from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
 from liqtools.analysis.indicators import cluster_distance, indicators, realized_volatility, rsi, velocity, volume_ratio
@@ -17,6 +18,8 @@ from liqtools.analysis.profile import LeverageProfile
 from liqtools.analysis.validation import Calibration, Validation, calibrate, validate
 
 __all__ = [
+    "BenchmarkResult",
+    "benchmark",
     "Calibration",
     "EventStudy",
     "Validation",

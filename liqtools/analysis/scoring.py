@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["TABLE_COLUMNS", "format_table", "gain_scores", "hac_maxlags", "side_table", "spearman"]
+__all__ = ["TABLE_COLUMNS", "format_table", "gain_scores", "hac_maxlags", "hac_ols", "side_table", "spearman"]
 
 TABLE_COLUMNS = (
     "spearman",
@@ -27,8 +27,20 @@ TABLE_COLUMNS = (
 SIDES = ("long", "short")
 
 
+def _ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties given their average rank."""
+    order = np.argsort(a, kind="mergesort")
+    srt = a[order]
+    new = np.concatenate([[True], srt[1:] != srt[:-1]])
+    bounds = np.flatnonzero(np.concatenate([new, [True]]))
+    avg = 0.5 * (bounds[:-1] + bounds[1:] - 1) + 1.0
+    out = np.empty(len(a))
+    out[order] = avg[np.cumsum(new) - 1]
+    return out
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman rank correlation; NaN for fewer than 3 points or a constant series.
+    """Spearman rank correlation (ties averaged); NaN for fewer than 3 points or a constant series.
 
     >>> round(spearman(np.array([1.0, 2, 3, 4]), np.array([10.0, 20, 15, 40])), 6)
     0.8
@@ -37,9 +49,10 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, dtype=np.float64)
     if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
         return math.nan
-    from scipy import stats
-
-    return float(stats.spearmanr(a, b).statistic)
+    ra, rb = _ranks(a), _ranks(b)
+    ra -= ra.mean()
+    rb -= rb.mean()
+    return float(np.dot(ra, rb) / math.sqrt(np.dot(ra, ra) * np.dot(rb, rb)))
 
 
 def hac_maxlags(n: int) -> int:
@@ -51,9 +64,28 @@ def hac_maxlags(n: int) -> int:
     return max(1, int(4 * (n / 100.0) ** (2.0 / 9.0)))
 
 
-def _ols(y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-    return beta
+def hac_ols(y: np.ndarray, x: np.ndarray, maxlags: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """OLS of ``y`` on ``x`` (constant included by the caller) with Newey-West (Bartlett) standard errors:
+    ``(coefficients, t-statistics, R^2)``, as statsmodels' ``fit(cov_type="HAC")`` without correction.
+
+    >>> rng = np.random.default_rng(1)
+    >>> x = np.column_stack([np.ones(100), rng.normal(size=100)])
+    >>> beta, t, r2 = hac_ols(x @ [1.0, 2.0] + rng.normal(size=100), x, 4)
+    >>> [round(float(b), 1) for b in beta], bool(t[1] > 10), bool(0 < r2 < 1)
+    ([0.9, 2.0], True, True)
+    """
+    xtx_inv = np.linalg.pinv(x.T @ x)
+    beta = xtx_inv @ (x.T @ y)
+    u = y - x @ beta
+    xu = x * u[:, None]
+    s = xu.T @ xu
+    for lag in range(1, min(maxlags, len(y) - 1) + 1):
+        g = xu[lag:].T @ xu[:-lag]
+        s += (1.0 - lag / (maxlags + 1.0)) * (g + g.T)
+    cov = xtx_inv @ s @ xtx_inv
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = beta / np.sqrt(np.diag(cov))
+    return beta, t, _r2(y, x @ beta)
 
 
 def _r2(y: np.ndarray, fitted: np.ndarray) -> float:
@@ -86,33 +118,32 @@ def gain_scores(
     >>> s["r2_gain"] > 0.5, s["t_stat"] > 10
     (True, True)
     """
-    import statsmodels.api as sm
-
     n = len(y)
     out = {"r2_gain": math.nan, "t_stat": math.nan, "oos_r2_gain": math.nan}
     if n < 4:
         return out
+    lags = hac_maxlags(n)
     xb = np.column_stack([np.ones(n), base])
-    lags = {"maxlags": hac_maxlags(n)}
     if x is None:
         out["r2_gain"] = out["oos_r2_gain"] = 0.0
         if np.ptp(base) > 0:
-            res = sm.OLS(y, xb).fit(cov_type="HAC", cov_kwds=lags)
-            out["t_stat"] = float(res.tvalues[1])
+            out["t_stat"] = float(hac_ols(y, xb, lags)[1][1])
         return out
     if not np.ptp(x) > 0:
         out["r2_gain"] = out["oos_r2_gain"] = 0.0
         return out
     xm = np.column_stack([xb, x])
-    res_b = sm.OLS(y, xb).fit()
-    res_m = sm.OLS(y, xm).fit(cov_type="HAC", cov_kwds=lags)
-    out["r2_gain"] = float(res_m.rsquared - res_b.rsquared)
-    out["t_stat"] = float(res_m.tvalues[2])
+    _, _, r2_b = hac_ols(y, xb, lags)
+    _, t_m, r2_m = hac_ols(y, xm, lags)
+    out["r2_gain"] = r2_m - r2_b
+    out["t_stat"] = float(t_m[2])
     if y_train is not None and base_train is not None and x_train is not None and len(y_train) >= 4:
         m = len(y_train)
         tb = np.column_stack([np.ones(m), base_train])
         tm = np.column_stack([tb, x_train])
-        out["oos_r2_gain"] = _r2(y, xm @ _ols(y_train, tm)) - _r2(y, xb @ _ols(y_train, tb))
+        beta_b = np.linalg.pinv(tb.T @ tb) @ (tb.T @ y_train)
+        beta_m = np.linalg.pinv(tm.T @ tm) @ (tm.T @ y_train)
+        out["oos_r2_gain"] = _r2(y, xm @ beta_m) - _r2(y, xb @ beta_b)
     return out
 
 
