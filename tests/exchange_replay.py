@@ -114,8 +114,12 @@ def _window(rows: np.ndarray, lo: int, hi: int) -> np.ndarray:
     return rows[(rows[:, 0] >= lo) & (rows[:, 0] <= hi)]
 
 
-def _s(x: float) -> str:
-    return repr(float(x))
+def _s(x: float) -> str | None:
+    return None if np.isnan(x) else repr(float(x))  # NaN stands for a value the exchange left out (null)
+
+
+def _rate(x: float) -> str | None:
+    return None if np.isnan(x) else f"{x:.8f}"
 
 
 class SimVenue:
@@ -128,6 +132,8 @@ class SimVenue:
         self.overlap = overlap
         self.shuffle = shuffle
         self.fail: Callable[[str, dict], BaseException | None] = lambda path, q: None
+        # tamper(kind, query, page) -> the rows to answer (altered), or a str to answer instead of JSON (an HTML page)
+        self.tamper: Callable[[str, dict, np.ndarray], np.ndarray | str] | None = None
         self.replay = Replay(self._routes())
 
     def ex(self) -> Any:
@@ -137,7 +143,14 @@ class SimVenue:
     def calls(self) -> list:
         return self.replay.calls
 
-    def _page(self, rows: np.ndarray, lo: int, hi: int, limit: int, *, newest_first: bool, anchor_end: bool) -> np.ndarray:
+    def _page(self, rows: np.ndarray, lo: int, hi: int, limit: int, *, newest_first: bool, anchor_end: bool,
+              kind: str = "", q: dict | None = None) -> Any:
+        page = self._true_page(rows, lo, hi, limit, newest_first=newest_first, anchor_end=anchor_end)
+        if self.tamper is not None:
+            page = self.tamper(kind, q or {}, page)
+        return page
+
+    def _true_page(self, rows: np.ndarray, lo: int, hi: int, limit: int, *, newest_first: bool, anchor_end: bool) -> np.ndarray:
         inside = _window(rows, lo, hi)
         inside = inside[-limit:] if anchor_end else inside[:limit]
         if self.overlap and len(inside):
@@ -160,10 +173,14 @@ class SimVenue:
         h = self.h
         if self.id == "binanceusdm":
             def klines(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                kind = "mark" if mark else "klines"
+
                 def answer(q: dict) -> Any:
                     self._guard("klines", q)
                     lo, hi, limit = int(q["startTime"]), int(q.get("endTime", 10**15)), int(q.get("limit", 500))
-                    page = self._page(rows, lo, hi, limit, newest_first=False, anchor_end=False)
+                    page = self._page(rows, lo, hi, limit, newest_first=False, anchor_end=False, kind=kind, q=q)
+                    if isinstance(page, str):
+                        return page
                     return [[int(r[0]), _s(r[1]), _s(r[2]), _s(r[3]), _s(r[4]), "0" if mark else _s(r[5]),
                              int(r[0]) + H - 1, "0", 100, "0", "0", "0"] for r in page]
                 return answer
@@ -171,15 +188,19 @@ class SimVenue:
             def oi(q: dict) -> Any:
                 self._guard("oi", q)
                 page = self._page(h.oi, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 30)),
-                                  newest_first=False, anchor_end=True)
+                                  newest_first=False, anchor_end=True, kind="oi", q=q)
+                if isinstance(page, str):
+                    return page
                 return [{"symbol": "BTCUSDT", "sumOpenInterest": _s(r[1]), "sumOpenInterestValue": _s(r[1] * 60000),
                          "timestamp": str(int(r[0]))} for r in page]
 
             def funding(q: dict) -> Any:
                 self._guard("funding", q)
                 page = self._page(h.funding, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 100)),
-                                  newest_first=False, anchor_end=False)
-                return [{"symbol": "BTCUSDT", "fundingTime": int(r[0]), "fundingRate": f"{r[1]:.8f}", "markPrice": "60000"}
+                                  newest_first=False, anchor_end=False, kind="funding", q=q)
+                if isinstance(page, str):
+                    return page
+                return [{"symbol": "BTCUSDT", "fundingTime": int(r[0]), "fundingRate": _rate(r[1]), "markPrice": "60000"}
                         for r in page]
 
             return {("GET", "/fapi/v1/klines"): klines(h.candles, False),
@@ -191,10 +212,14 @@ class SimVenue:
                 return {"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": 1730729903941}
 
             def kline(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                kind = "mark" if mark else "klines"
+
                 def answer(q: dict) -> Any:
                     self._guard("klines", q)
                     page = self._page(rows, int(q["start"]), int(q["end"]), int(q.get("limit", 200)),
-                                      newest_first=True, anchor_end=True)
+                                      newest_first=True, anchor_end=True, kind=kind, q=q)
+                    if isinstance(page, str):
+                        return page
                     lst = [[str(int(r[0])), *(_s(x) for x in r[1:5])] + ([] if mark else [_s(r[5]), _s(r[5] * r[4])])
                            for r in page]
                     return wrap({"category": "linear", "symbol": "BTCUSDT", "list": lst})
@@ -203,16 +228,20 @@ class SimVenue:
             def oi(q: dict) -> Any:
                 self._guard("oi", q)
                 page = self._page(h.oi, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 50)),
-                                  newest_first=True, anchor_end=True)
+                                  newest_first=True, anchor_end=True, kind="oi", q=q)
+                if isinstance(page, str):
+                    return page
                 return wrap({"category": "linear", "symbol": "BTCUSDT", "nextPageCursor": "",
                              "list": [{"openInterest": _s(r[1]), "timestamp": str(int(r[0]))} for r in page]})
 
             def funding(q: dict) -> Any:
                 self._guard("funding", q)
                 page = self._page(h.funding, int(q["startTime"]), int(q["endTime"]), int(q.get("limit", 200)),
-                                  newest_first=True, anchor_end=True)
+                                  newest_first=True, anchor_end=True, kind="funding", q=q)
+                if isinstance(page, str):
+                    return page
                 return wrap({"category": "linear", "list": [
-                    {"symbol": "BTCUSDT", "fundingRate": f"{r[1]:.8f}", "fundingRateTimestamp": str(int(r[0]))} for r in page]})
+                    {"symbol": "BTCUSDT", "fundingRate": _rate(r[1]), "fundingRateTimestamp": str(int(r[0]))} for r in page]})
 
             return {("GET", "/v5/market/kline"): kline(h.candles, False),
                     ("GET", "/v5/market/mark-price-kline"): kline(h.mark, True),
@@ -220,11 +249,15 @@ class SimVenue:
                     ("GET", "/v5/market/funding/history"): funding}
         if self.id == "okx":
             def candles(rows: np.ndarray, mark: bool) -> Callable[[dict], Any]:
+                kind = "mark" if mark else "klines"
+
                 def answer(q: dict) -> Any:
                     self._guard("klines", q)
                     # okx: before/after are exclusive bounds; the newest rows come first
                     lo, hi = int(q.get("before", -1)) + 1, int(q.get("after", 10**15)) - 1
-                    page = self._page(rows, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                    page = self._page(rows, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True, kind=kind, q=q)
+                    if isinstance(page, str):
+                        return page
                     if mark:
                         data = [[str(int(r[0])), *(_s(x) for x in r[1:5]), "1"] for r in page]
                     else:
@@ -236,17 +269,21 @@ class SimVenue:
             def oi(q: dict) -> Any:
                 self._guard("oi", q)
                 lo, hi = int(q["begin"]) + 1, int(q["end"]) - 1
-                page = self._page(h.oi, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                page = self._page(h.oi, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True, kind="oi", q=q)
+                if isinstance(page, str):
+                    return page
                 return {"code": "0", "msg": "", "data": [
                     [str(int(r[0])), _s(r[1] * 100), _s(r[1]), _s(r[1] * 60000)] for r in page]}
 
             def funding(q: dict) -> Any:
                 self._guard("funding", q)
                 lo, hi = int(q.get("before", -1)) + 1, int(q.get("after", 10**15)) - 1
-                page = self._page(h.funding, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True)
+                page = self._page(h.funding, lo, hi, int(q.get("limit", 100)), newest_first=True, anchor_end=True, kind="funding", q=q)
+                if isinstance(page, str):
+                    return page
                 return {"code": "0", "msg": "", "data": [
-                    {"fundingRate": f"{r[1]:.8f}", "fundingTime": str(int(r[0])), "instId": "BTC-USDT-SWAP",
-                     "instType": "SWAP", "method": "current_period", "realizedRate": f"{r[1]:.8f}"} for r in page]}
+                    {"fundingRate": _rate(r[1]), "fundingTime": str(int(r[0])), "instId": "BTC-USDT-SWAP",
+                     "instType": "SWAP", "method": "current_period", "realizedRate": _rate(r[1])} for r in page]}
 
             return {("GET", "/api/v5/market/history-candles"): candles(h.candles, False),
                     ("GET", "/api/v5/market/history-mark-price-candles"): candles(h.mark, True),
@@ -261,3 +298,27 @@ class SimVenue:
         return {"candles": c, "mark": h.mark[(h.mark[:, 0] >= first) & (h.mark[:, 0] < end)],
                 "oi": h.oi[(h.oi[:, 0] >= first) & (h.oi[:, 0] <= end)],
                 "funding": h.funding[(h.funding[:, 0] >= first - 24 * H) & (h.funding[:, 0] <= end)]}
+
+
+# -- the test clock ----------------------------------------------------------------------------------
+
+NOW = 1_735_689_600_000  # 2025-01-01 00:00 UTC: "now" in the exchange tests
+
+
+def fast_exchange(monkeypatch: Any, *, real_oi_window: bool = False) -> None:
+    """No real sleeping between retries; every page flushed to the cache at once; "now" fixed at :data:`NOW`.
+
+    Binance's 30-day limit on open-interest history is lifted (the test data is from 2024) unless
+    ``real_oi_window``.
+    """
+    import dataclasses
+
+    import liqtools.data.exchange as exchange_mod
+
+    monkeypatch.setattr(exchange_mod, "_sleep", lambda s: None)
+    monkeypatch.setattr(exchange_mod, "FLUSH_SECONDS", 0.0)
+    if not real_oi_window:
+        monkeypatch.setattr(exchange_mod, "_now_ms", lambda: NOW)
+        venues = dict(exchange_mod._VENUES)
+        venues["binanceusdm"] = dataclasses.replace(venues["binanceusdm"], oi_history_days=None)
+        monkeypatch.setattr(exchange_mod, "_VENUES", venues)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 import warnings
@@ -11,7 +10,7 @@ import ccxt
 import numpy as np
 import pandas as pd
 import pytest
-from exchange_replay import H, History, Replay, SimVenue, instance, recorded
+from exchange_replay import H, History, Replay, SimVenue, fast_exchange, instance, recorded
 
 import liqtools.data.exchange as exchange_mod
 from liqtools.data import fetch_leverage_tiers, fetch_liquidations, fetch_market_data, fetch_series
@@ -23,23 +22,10 @@ START = pd.Timestamp("2024-03-01", tz="UTC")
 T0 = int(START.value // 1_000_000)
 
 
-NOW = int(pd.Timestamp("2025-01-01", tz="UTC").value // 1_000_000)
-
-
 @pytest.fixture(autouse=True)
 def _fast(monkeypatch, request):
-    """No real sleeping between retries; every page is flushed to the cache at once; "now" is fixed.
-
-    Binance's 30-day limit on open-interest history is lifted (the data here is from 2024) except in
-    the tests marked ``real_oi_window``, which use dates relative to the real now.
-    """
-    monkeypatch.setattr(exchange_mod, "_sleep", lambda s: None)
-    monkeypatch.setattr(exchange_mod, "FLUSH_SECONDS", 0.0)
-    if "real_oi_window" not in request.keywords:
-        monkeypatch.setattr(exchange_mod, "_now_ms", lambda: NOW)
-        venues = dict(exchange_mod._VENUES)
-        venues["binanceusdm"] = dataclasses.replace(venues["binanceusdm"], oi_history_days=None)
-        monkeypatch.setattr(exchange_mod, "_VENUES", venues)
+    """See :func:`exchange_replay.fast_exchange`; tests marked ``real_oi_window`` use the real now."""
+    fast_exchange(monkeypatch, real_oi_window="real_oi_window" in request.keywords)
 
 
 # -- recorded responses -----------------------------------------------------------------------------
@@ -127,7 +113,9 @@ def test_pagination_over_many_pages(exchange_id, tmp_path):
     paths = [p for _, p, _ in venue.calls]
     candle_pages = sum("mark-price" not in p and "markPrice" not in p and ("kline" in p or "candles" in p) for p in paths)
     limit = exchange_mod._VENUES[exchange_id].ohlcv_limit
-    assert candle_pages == -(-hours // limit)
+    # one request a page, and one more asking the exchange's 30-hour gap again (it is still missing)
+    assert candle_pages == -(-hours // limit) + 1
+    assert df.attrs["gaps"]["ohlcv"] == [(T0 + 500 * H, T0 + 530 * H - 1, "the exchange returned no rows here on two requests")]
 
 
 def test_short_pages_do_not_end_the_series(tmp_path):
@@ -151,9 +139,12 @@ def test_empty_window_probes_to_the_end_then_stops(tmp_path):
     rows = fetch_series(venue2.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 5000 * H, cache_dir=tmp_path,
                         progress=False)
     assert len(rows) == 100
-    assert len(venue2.calls) == 3  # a short page, an empty window, an empty probe to the end
-    _, covered = SeriesCache(tmp_path, "binanceusdm", "BTC/USDT:USDT", "1h", "ohlcv").read()
-    assert covered == [(T0, T0 + 5000 * H - 1)]
+    # a short page and the rest of its window asked again, an empty window, an empty probe to the end, and
+    # the empty span asked again
+    assert len(venue2.calls) == 5
+    cache = SeriesCache(tmp_path, "binanceusdm", "BTC/USDT:USDT", "1h", "ohlcv")
+    assert cache.read()[1] == [(T0, T0 + 5000 * H - 1)]
+    assert cache.read_gaps() == [(T0 + 100 * H, T0 + 5000 * H - 1, "the exchange returned no rows here on two requests")]
 
 
 # -- faults ------------------------------------------------------------------------------------------
@@ -169,8 +160,8 @@ def test_transient_errors_on_random_pages_still_give_the_complete_frame(exchange
     rng = np.random.default_rng(11)
     failures = {"n": 0}
 
-    def flaky(path, q):
-        if rng.random() < 0.3:
+    def flaky(path, q):  # not the first request: a fault there, with no answer yet, means offline
+        if venue.calls[1:] and rng.random() < 0.3:
             failures["n"] += 1
             return TRANSIENT[int(rng.integers(len(TRANSIENT)))]("simulated outage")
         return None
@@ -189,12 +180,12 @@ def test_transient_errors_on_random_pages_still_give_the_complete_frame(exchange
 def test_backoff_grows_exponentially_with_jitter(monkeypatch):
     delays: list[float] = []
     monkeypatch.setattr(exchange_mod, "_sleep", delays.append)
-    replay = Replay({("GET", "/fapi/v1/klines"): ccxt.RequestTimeout("timed out")})
-    ex = instance("binanceusdm", replay)
-    with pytest.raises(FetchError) as info:
-        fetch_series(ex, "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 10 * H, cache_dir=False, progress=False,
-                     retries=4, backoff=1.0)
-    assert len(replay.calls) == 5 and len(delays) == 4
+    venue = SimVenue("binanceusdm", History(T0, 1500, seed=17))
+    venue.fail = lambda path, q: ccxt.RequestTimeout("timed out") if int(q["startTime"]) > T0 else None
+    with pytest.raises(FetchError) as info:  # the first page arrives, then the exchange times out
+        fetch_series(venue.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, end=T0 + 1500 * H, cache_dir=False,
+                     progress=False, retries=4, backoff=1.0)
+    assert len(venue.calls) == 1 + 5 and len(delays) == 4
     for k, d in enumerate(delays):
         assert 0.5 * 2**k <= d <= 1.5 * 2**k
     msg = str(info.value)

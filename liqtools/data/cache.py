@@ -11,7 +11,10 @@ Every file is written to a temporary name in the same directory, flushed to disk
 (``os.replace``, atomic on POSIX and Windows): a crash, ``kill -9`` or Ctrl-C leaves either the old
 file or the new one, never a torn one; stray temporary files are ignored and removed later. Each file
 carries, in its parquet metadata, the time ranges it *covers* (ranges asked for and answered, including
-ranges where the exchange had no rows), so the next call fetches only what is missing. A download holds
+ranges where the exchange had no rows), so the next call fetches only what is missing, and the *gaps*
+inside them: ranges the exchange does not have, each with its reason (e.g. no rows on two requests, or
+before the listing). A range is only marked covered once its rows were checked
+(:mod:`liqtools.data.exchange.pages`), so an invalid answer is never served from the cache. A download holds
 the series' lock, so two processes fetching the same series take turns and the second finds the first's
 rows in the cache.
 
@@ -36,14 +39,16 @@ import pandas as pd
 from liqtools._io import TMP_PREFIX, atomic_write
 from liqtools.errors import CacheError
 
-__all__ = ["SeriesCache", "cache_root", "merge_ranges", "missing_ranges", "ENV_VAR"]
+__all__ = ["ENV_VAR", "SeriesCache", "cache_root", "merge_gaps", "merge_ranges", "missing_ranges"]
 
 ENV_VAR = "LIQTOOLS_CACHE_DIR"
 _META_KEY = b"liqtools.coverage"
+_GAPS_KEY = b"liqtools.gaps"
 _FILE_RE = re.compile(r"^(data|part)-\d{20}-[0-9a-f]{12}\.parquet$")
 _LOCK_TIMEOUT = 600.0
 
 Range = tuple[int, int]  # inclusive [first_ms, last_ms]
+Gap = tuple[int, int, str]  # inclusive [first_ms, last_ms] and the reason the exchange has no rows there
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -126,6 +131,9 @@ class SeriesCache:
     >>> rows, covered = c.read()
     >>> rows["funding_rate"].tolist(), covered
     ([0.0001, 0.0002], [(0, 28800000)])
+    >>> c.append(pd.DataFrame({"timestamp": [57_600_000]}), [(28_800_001, 57_600_000)], [(28_800_001, 57_599_999, "maintenance")])
+    >>> c.read_gaps()
+    [(28800001, 57599999, 'maintenance')]
     """
 
     def __init__(self, root: str | os.PathLike[str], exchange: str, symbol: str, timeframe: str, series: str):
@@ -169,7 +177,7 @@ class SeriesCache:
                 table = pq.read_table(p)
             except FileNotFoundError:  # compacted away by another process between listing and reading
                 continue
-            except Exception as exc:  # a file that cannot be read is dropped, not trusted  # noqa: BLE001
+            except Exception as exc:  # a file that cannot be read is dropped, not trusted
                 raise CacheError(f"unreadable cache file {p} ({exc}); delete it and fetch again") from exc
             meta = table.schema.metadata or {}
             covered.extend(tuple(r) for r in json.loads(meta.get(_META_KEY, b"[]")))
@@ -185,8 +193,23 @@ class SeriesCache:
         rows = _normalise(rows)
         return rows, merge_ranges(covered)
 
+    def read_gaps(self) -> list[Gap]:
+        """The recorded gaps (sorted; touching ones with the same reason merged), from file metadata only."""
+        import pyarrow.parquet as pq
+
+        gaps: list[Gap] = []
+        for p in self._files():
+            try:
+                meta = pq.read_schema(p).metadata or {}
+            except FileNotFoundError:
+                continue
+            except Exception as exc:
+                raise CacheError(f"unreadable cache file {p} ({exc}); delete it and fetch again") from exc
+            gaps.extend((int(a), int(b), str(why)) for a, b, why in json.loads(meta.get(_GAPS_KEY, b"[]")))
+        return merge_gaps(gaps)
+
     # -- writing -----------------------------------------------------------------------------------
-    def _write(self, kind: str, rows: pd.DataFrame, covered: Sequence[Range]) -> Path:
+    def _write(self, kind: str, rows: pd.DataFrame, covered: Sequence[Range], gaps: Sequence[Gap] = ()) -> Path:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -194,16 +217,21 @@ class SeriesCache:
         table = pa.Table.from_pandas(rows, preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[_META_KEY] = json.dumps([list(r) for r in merge_ranges(covered)]).encode()
+        if gaps:
+            meta[_GAPS_KEY] = json.dumps([list(g) for g in merge_gaps(gaps)]).encode()
         table = table.replace_schema_metadata(meta)
         final = self.path / f"{kind}-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
         return atomic_write(final, lambda fh: pq.write_table(table, fh, compression="snappy"))
 
-    def append(self, rows: pd.DataFrame, covered: Sequence[Sequence[int]]) -> None:
-        """Persist a page of rows and the ranges it answers (one atomic file)."""
+    def append(self, rows: pd.DataFrame, covered: Sequence[Sequence[int]], gaps: Sequence[Gap] = ()) -> None:
+        """Persist a page of rows, the ranges it answers and the gaps inside them (one atomic file)."""
         ranges = merge_ranges(covered)
         if not ranges and len(rows) == 0:
             return
-        self._write("part", _normalise(rows), ranges)
+        for a, b, why in gaps:
+            if missing_ranges(ranges, int(a), int(b)):
+                raise CacheError(f"gap {a}..{b} ({why}) of {self.key} lies outside the ranges written with it")
+        self._write("part", _normalise(rows), ranges, gaps)
 
     def compact(self) -> None:
         """Merge every file into one (atomically) and remove the merged files and stray temporaries."""
@@ -213,7 +241,7 @@ class SeriesCache:
         if len(files) <= 1:
             return
         rows, covered = self.read()
-        self._write("data", rows, covered)
+        self._write("data", rows, covered, self.read_gaps())
         for p in files:
             p.unlink(missing_ok=True)
 
@@ -221,6 +249,23 @@ class SeriesCache:
         """Remove every cached file of this series."""
         for p in self._files():
             p.unlink(missing_ok=True)
+
+
+def merge_gaps(gaps: Iterable[Sequence[object]]) -> list[Gap]:
+    """Gaps ``(first, last, reason)`` sorted, touching or overlapping ones with the same reason merged.
+
+    Examples
+    --------
+    >>> merge_gaps([(10, 19, "x"), (0, 9, "x"), (30, 39, "y")])
+    [(0, 19, 'x'), (30, 39, 'y')]
+    """
+    out: list[Gap] = []
+    for a, b, why in sorted((int(g[0]), int(g[1]), str(g[2])) for g in gaps):  # type: ignore[call-overload]
+        if out and out[-1][2] == why and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b), why)
+        else:
+            out.append((a, b, why))
+    return out
 
 
 def _normalise(rows: pd.DataFrame) -> pd.DataFrame:
