@@ -79,6 +79,9 @@ class Archive:
         self.root = root
         self.requests: list[str] = []
         self.fail_next: dict[str, int] = {}
+        # faults served instead of the file, in order: "truncate" (the body stops half-way, short of its
+        # Content-Length), "html" (a 200 with an HTML page), "cut" (half a zip, with a matching length)
+        self.faults: dict[str, list[str]] = {}
         archive = self
 
         class Handler(SimpleHTTPRequestHandler):
@@ -92,7 +95,23 @@ class Archive:
                     archive.fail_next[self.path] = left - 1
                     self.send_error(503, "busy")
                     return
+                faults = archive.faults.get(self.path)
+                if faults:
+                    self.fault(faults.pop(0))
+                    return
                 super().do_GET()
+
+            def fault(self, kind):
+                data = (root / self.path.lstrip("/")).read_bytes()
+                body = {"html": b"<html><body>Service temporarily unavailable</body></html>",
+                        "cut": data[: len(data) // 2]}.get(kind, data)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html" if kind == "html" else "application/zip")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2] if kind == "truncate" else body)
+                self.wfile.flush()
+                self.close_connection = True
 
             def log_message(self, *a):
                 pass
@@ -261,3 +280,58 @@ def test_source_auto_takes_old_binance_open_interest_from_the_archive(archive, t
     np.testing.assert_allclose(old["oi_usd"], (80000 + slot) * 42000.5)
     assert any("metrics" in r for r in archive.requests)
     assert any(p == "/futures/data/openInterestHist" for _, p, _ in venue.calls)
+
+
+# -- bodies that must never be cached ----------------------------------------------------------------
+
+
+def _kw(archive, tmp_path, **kw):
+    return dict(start="2024-01-01", end="2024-01-02", interval="1h", base_url=archive.url, cache_dir=tmp_path / "c",
+                progress=False, **kw)
+
+
+def cached_zips(tmp_path):
+    return sorted(p.name for p in (tmp_path / "c").rglob("*.zip"))
+
+
+def test_a_truncated_body_is_retried_like_a_transient_fault(archive, tmp_path):
+    path = archive.put("klines", "2024-01-01", kline_csv("2024-01-01"), interval="1h")
+    archive.faults[path] = ["truncate", "truncate"]
+    df = fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path, retries=3))
+    assert len(df) == 24 and archive.requests.count(path) == 3
+    assert cached_zips(tmp_path) == ["BTCUSDT-1h-2024-01-01.zip"]
+    pd.testing.assert_frame_equal(df, read_binance_klines(next((tmp_path / "c").rglob("*.zip"))))
+
+
+def test_a_body_truncated_every_time_is_an_error_and_nothing_is_cached(archive, tmp_path):
+    path = archive.put("klines", "2024-01-01", kline_csv("2024-01-01"), interval="1h")
+    archive.faults[path] = ["truncate"] * 10
+    with pytest.raises(FetchError, match=r"failed after 3 attempts .*(truncated|IncompleteRead)"):
+        fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path, retries=2))
+    assert cached_zips(tmp_path) == []
+
+
+@pytest.mark.parametrize("fault", ["html", "cut"])
+@pytest.mark.parametrize("checksum", [True, False])
+def test_a_body_that_is_not_a_valid_zip_is_never_cached(fault, checksum, archive, tmp_path):
+    path = archive.put("klines", "2024-01-01", kline_csv("2024-01-01"), interval="1h", checksum=checksum)
+    archive.faults[path] = [fault] * 10
+    with pytest.raises(FetchError, match="not a valid zip|does not match its .CHECKSUM") as info:
+        fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path, retries=2))
+    assert "nothing was cached" in str(info.value)
+    assert archive.requests.count(path) == 3  # retried like a transient fault
+    assert cached_zips(tmp_path) == []
+    # the next call, with the archive healthy again, downloads the file
+    archive.faults.clear()
+    assert len(fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path))) == 24
+    assert cached_zips(tmp_path) == ["BTCUSDT-1h-2024-01-01.zip"]
+
+
+def test_a_bad_file_cached_by_an_older_version_is_fetched_again(archive, tmp_path):
+    archive.put("klines", "2024-01-01", kline_csv("2024-01-01"), interval="1h")
+    fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path))
+    local = next((tmp_path / "c").rglob("*.zip"))
+    local.write_bytes(b"<html>cached by mistake</html>")
+    n = len(archive.requests)
+    assert len(fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path))) == 24
+    assert len(archive.requests) > n and zipfile.is_zipfile(local)
