@@ -7,6 +7,7 @@ import pytest
 
 import liqtools as lt
 from liqtools.cli import main
+from liqtools.data.depth import market_depth
 
 CLI_CLUSTERS = {"threshold": 1.0, "gap": 1, "max_distance_pct": 25.0, "top": 5}  # the CLI's defaults
 
@@ -68,21 +69,44 @@ def test_console_script_runs():
 
 
 def test_cascade_command_prints_the_chain(capsys):
-    assert main(["cascade", "--shock", "-0.02", "--impact", "sqrt", "--target", "70000"]) == 0
+    assert main(["cascade", "--shock", "-0.02", "--target", "70000"]) == 0
     out = capsys.readouterr().out
     view = lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS)
-    depth = lt.data.sample_depth_usd()
-    r = lt.simulate_cascade(view.levels, view.price, -0.02, depth_usd=depth, impact="sqrt")
+    depth = market_depth("BTC")  # the documented default: bids for a flush, square-root impact
+    r = lt.simulate_cascade(view.levels, view.price, -0.02, depth_usd=depth)
+    assert r.depth_usd == depth.bid_usd and r.impact == "sqrt"
     assert f"Final price ${r.final_price:,.0f} ({r.move_pct:+.2f}%)" in out
     assert out.count("\n    ") >= len(r.steps) - 1  # one table row per step
-    d = lt.tipping_point(view.levels, view.price, 70_000, depth_usd=depth, impact="sqrt")
+    d = lt.tipping_point(view.levels, view.price, 70_000, depth_usd=depth)
     assert f"a {d:+.3%} shock" in out
-    assert "Up vs down" in out and "bundled depth snapshot" in out
+    assert "Up vs down" in out and "Depth: BTC bids $101.2M, asks $104.7M per 1%" in out and "2024-06-02" in out
+    assert "Impact: sqrt law" in out and "per 1% of bids (sqrt impact)" in out
+
+
+def test_cascade_default_is_plausible(capsys):
+    # issue 13: the default +1% shock on the sample used to end at +258%; the documented default moves a few percent
+    assert main(["cascade"]) == 0
+    out = capsys.readouterr().out
+    final = out.split("\nFinal price $")[1].split(")")[0]  # e.g. "75,011 (+2.19%"
+    move = float(final.split("(")[1].rstrip("%"))
+    assert 0 < move < 5 and "RUNAWAY" not in out
+    assert main(["cascade", "--market", "ETH"]) == 0
+    assert "Depth: ETH bids $91.8M, asks $105.0M per 1%" in capsys.readouterr().out
+    assert main(["cascade", "--market", "DOGE"]) == 2
+    assert "no documented order-book depth for 'DOGE'" in capsys.readouterr().err
+
+
+def test_cascade_runaway_is_flagged(capsys):
+    assert main(["cascade", "--depth", "1e5", "--impact", "linear", "--shock", "0.002"]) in (0, 2)
+    captured = capsys.readouterr()
+    assert "RUNAWAY" in captured.out or "outside any meaning" in captured.err
+    assert main(["cascade", "--depth", "1e5", "--shock", "0.01"]) == 0
+    assert "RUNAWAY (forced flow" in capsys.readouterr().out
 
 
 def test_cascade_depth_option_and_errors(capsys):
     assert main(["cascade", "--shock", "0.01", "--depth", "1e9"]) == 0
-    assert "Depth $1.00B per 1% (--depth)" in capsys.readouterr().out
+    assert "Depth $1.00B per 1% (--depth), both sides." in capsys.readouterr().out
     assert main(["cascade", "--depth", "-5"]) == 2
     assert "depth_usd must be > 0" in capsys.readouterr().err
     assert main(["cascade", "--shock", "-1.5"]) == 2
@@ -91,8 +115,23 @@ def test_cascade_depth_option_and_errors(capsys):
 
 def test_report_has_a_cascade_section(tmp_path):
     out = tmp_path / "r.html"
-    assert main(["report", "-o", str(out), "--impact", "sqrt", "--shock", "0.02"]) == 0
+    assert main(["report", "-o", str(out), "--shock", "0.02"]) == 0
     html = out.read_text().replace("&lt;", "<").replace("&gt;", ">")  # Div text sits HTML-escaped in the JSON
     assert "<h3>Cascade</h3>" in html and "short squeeze: shock +2.00%" in html and "long flush: shock -2.00%" in html
+    assert "per 1% of asks (sqrt impact)" in html and "Depth assumed: BTC asks $104.7M per 1%" in html
     assert '"name":"cascade_up"' in html.replace(" ", "") and '"name":"cascade_down"' in html.replace(" ", "")
     assert "<h3>Momentum near clusters</h3>" in html and '"name":"momentum_paths"' in html.replace(" ", "")
+
+
+def test_clusters_command_and_clusters_at_agree_given_the_same_options(capsys):
+    # `liqtools clusters` = clusters_at(df, cluster_options=CLI_CLUSTERS); with no options, clusters_at uses
+    # find_clusters' defaults (no distance filter, so a wider mean and different runs): the README says so
+    assert main(["clusters", "--format", "csv", "--top", "50"]) == 0
+    got = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    view = lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS | {"top": 50})
+    pd.testing.assert_frame_equal(got, view.clusters, check_dtype=False)
+    assert main(["clusters"]) == 0
+    out = capsys.readouterr().out
+    assert all(line in out for line in lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS).summary().splitlines())
+    plain = lt.clusters_at(lt.load_sample()).summary()
+    assert plain.splitlines()[0] in out and plain.splitlines()[1] not in out  # the README explains the difference

@@ -1,5 +1,7 @@
 """Widgets driven from Python: every control change must put exactly the analysis result into the named source."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +9,7 @@ from bokeh.document import Document
 
 import liqtools as lt
 from liqtools.analysis.moment import describe_clusters
+from liqtools.data.depth import market_depth
 from liqtools.plotting.figures import cascade_data, heatmap_data, map_data
 from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer, MomentumExplorer
 from liqtools.plotting.figures import effects_data, liquidations_data, paths_data, table_data
@@ -136,11 +139,12 @@ def test_heatmap_explorer(sample):
 def test_cascade_explorer_from_levels_and_df(sample):
     lv = lt.synthetic_levels(100.0, 1e8, split=0.6)
     ex = CascadeExplorer(lv, price=100.0, depth_usd=2e6)
-    for name, value in (("shock", 200), ("depth", 6e6), ("impact", "sqrt")):
+    assert ex.controls["impact"].value == "sqrt"  # the square-root law is the default
+    for name, value in (("shock", 200), ("ask_depth", 5e6), ("bid_depth", 3e7), ("impact", "linear")):
         ex.controls[name].value = value
-        kw = dict(depth_usd=ex.controls["depth"].value, impact=ex.controls["impact"].value)
-        up = lt.simulate_cascade(lv, 100.0, ex.controls["shock"].value / 1e4, **kw)
-        down = lt.simulate_cascade(lv, 100.0, -ex.controls["shock"].value / 1e4, **kw)
+        impact = ex.controls["impact"].value
+        up = lt.simulate_cascade(lv, 100.0, ex.controls["shock"].value / 1e4, depth_usd=ex.controls["ask_depth"].value, impact=impact)
+        down = lt.simulate_cascade(lv, 100.0, -ex.controls["shock"].value / 1e4, depth_usd=ex.controls["bid_depth"].value, impact=impact)
         assert_source(ex, "cascade_up", cascade_data(up))
         assert_source(ex, "cascade_down", cascade_data(down))
         assert up.summary().splitlines()[1].strip() in ex.readout.value
@@ -148,12 +152,63 @@ def test_cascade_explorer_from_levels_and_df(sample):
     exd = CascadeExplorer(df=sample)
     exd.controls["time"].value = 900
     hm = lt.liquidation_heatmap(sample)
-    up = lt.simulate_cascade(hm.levels_at(900), float(sample["close"].iloc[900]), 0.01, depth_usd=lt.data.sample_depth_usd())
+    levels, close = hm.levels_at(900), float(sample["close"].iloc[900])
+    up = lt.simulate_cascade(levels, close, 0.01, depth_usd=market_depth("BTC"))  # documented asks, square root
+    down = lt.simulate_cascade(levels, close, -0.01, depth_usd=market_depth("BTC"))  # documented bids
     assert_source(exd, "cascade_up", cascade_data(up))
+    assert_source(exd, "cascade_down", cascade_data(down))
     with pytest.raises(ValueError, match="either levels"):
         CascadeExplorer()
     with pytest.raises(ValueError, match="start price"):
         CascadeExplorer(lv)
+
+
+def test_cascade_explorer_default_depth_readout_and_log_slider(sample):
+    ex = CascadeExplorer(df=sample)
+    btc = market_depth("BTC")
+    for side in ("bid", "ask"):
+        slider = ex.controls[f"{side}_depth"]
+        values = [v for _, v in slider.options]
+        assert values[0] == 1e6 and values[-1] == 1e10 and values == sorted(values)
+        ratios = np.diff(np.log10([v for v in values if v != btc.usd(side)]))
+        assert ratios.max() < 0.25  # a log scale: no step wider than a factor 1.8
+        assert slider.value == btc.usd(side) and slider.label == f"${btc.usd(side) / 1e6:.1f}M (documented)"
+        assert all(re.fullmatch(r"\$\d+\.\d{1,2}[MB]( \(documented\))?", label) for label, _ in slider.options), slider.options
+    # the default +1% shock on the sample: a few percent, the assumption in the readout
+    up = ex.up
+    assert up.depth_usd == btc.ask_usd and up.impact == "sqrt" and 0 < up.move_pct < 5 and not up.runaway
+    text = " ".join(ex.readout_lines)
+    assert f"final price ${up.final_price:,.0f} ({up.move_pct:+.2f}%" in text
+    assert "Impact: square-root law" in text
+    assert f"Depth for the squeeze (asks): {btc.describe('ask')}." in ex.readout_lines
+    assert f"Depth for the flush (bids): {btc.describe('bid')}." in ex.readout_lines
+    assert "2024-06-02" in text and "Kaiko" in text and "within 2% of mid" in text
+    assert ex.sources["cascade_up_flag"].data["text"] == [] and "RUNAWAY" not in text
+    # a thin book set on the slider: the runaway label appears on the chart and in the readout
+    ex.controls["ask_depth"].value = 1e6
+    assert ex.up.depth_usd == 1e6 and ex.up.runaway
+    flag = ex.sources["cascade_up_flag"].data
+    assert flag["text"] == [f"RUNAWAY: {ex.up.runaway_reason}. Not a price: outside any measured range."]
+    assert "RUNAWAY (forced flow" in ex.readout.value
+    assert any(line.startswith("Depth for the squeeze (asks): $1.0M per 1%, set on the slider (documented: BTC asks") for line in ex.readout_lines)
+    assert ex.sources["cascade_down_flag"].data["text"] == []  # the bids were not touched
+    ex.controls["ask_depth"].value = btc.ask_usd  # back to the documented figure: the label goes
+    assert ex.sources["cascade_up_flag"].data["text"] == [] and ex.up.depth == btc
+    eth = CascadeExplorer(df=sample, market="eth-2024")
+    assert eth.controls["bid_depth"].value == market_depth("ETH").bid_usd
+
+
+def test_cascade_runaway_label_is_on_the_chart():
+    from bokeh.models import LabelSet
+
+    lv = pd.DataFrame({"price": [100.5], "notional_usd": [1e9], "side": "short"})
+    ex = CascadeExplorer(lv, price=100.0, depth_usd=1e6)
+    labels = [m for m in ex.figure.select({"type": LabelSet})]
+    sources = {label.source.name for label in labels}
+    assert sources == {"cascade_up_flag", "cascade_down_flag"}
+    assert ex.sources["cascade_up_flag"].data["text"][0].startswith("RUNAWAY: forced flow 1,000x the depth")
+    _ = ex.widget  # what display() shows: the label reaches the page
+    assert decoded(ex, "cascade_up_flag")["text"] == ex.sources["cascade_up_flag"].data["text"]
 
 
 def test_momentum_explorer(sample):

@@ -123,7 +123,7 @@ class CascadeResult:
                 "linear impact is far outside the range where it describes real books; the square-root law "
                 "(impact='sqrt', the default) is the usual choice there"
                 if self.impact == "linear"
-                else "the book could not absorb this flow at any documented depth: read it as a warning, not as a price"
+                else "the book could not absorb this flow at this depth: read it as a warning, not as a price"
             )
             lines.append(f"  RUNAWAY ({reason}): {advice}.")
         return "\n".join(lines)

@@ -35,7 +35,7 @@ __all__ = ["Depth", "DepthSide", "depth_table", "market_depth", "side_for"]
 
 DepthSide = Literal["bid", "ask"]
 
-_HALVED = "within 2% of mid, one side, summed over exchanges; halved to 1%"
+_HALVED = "book within 2% of mid, one side, halved"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,9 @@ class Depth:
     date
         When (ISO date), or ``"undated"``.
     source
-        Who published the figure, and where it was read.
+        Who published the figure.
+    url
+        Where it was read.
     note
         What the figure is not; how far to trust it.
     """
@@ -68,6 +70,7 @@ class Depth:
     venue: str
     date: str
     source: str
+    url: str = ""
     note: str = ""
 
     def usd(self, side: DepthSide) -> float:
@@ -89,20 +92,25 @@ class Depth:
             note=f"changed by hand from the sourced figure ({_money(self.bid_usd)} bids / {_money(self.ask_usd)} asks). {self.note}".strip(),
         )
 
-    def describe(self, side: DepthSide | None = None) -> str:
-        """One line for readouts: the figure(s), band, venue, date and source.
+    def describe(self, side: DepthSide | None = None, *, full: bool = False) -> str:
+        """One line for readouts: the figure(s), band, venue, date and source (``full``: also the address and note).
 
         Examples
         --------
-        >>> print(market_depth("BTC").describe("ask"))  # doctest: +ELLIPSIS
-        BTC asks $104.7M per 1% (within 2% of mid, one side, ...; spot books of the centralized exchanges Kaiko tracks, 2024-06-02; Kaiko data as reported by CryptoSlate...)
+        >>> print(market_depth("BTC").describe("ask"))
+        BTC asks $104.7M per 1% (book within 2% of mid, one side, halved; Kaiko aggregate of centralized spot exchanges, 2024-06-02; Kaiko data reported by CryptoSlate)
+        >>> print(market_depth("BTC").describe())
+        BTC bids $101.2M, asks $104.7M per 1% (book within 2% of mid, one side, halved; Kaiko aggregate of centralized spot exchanges, 2024-06-02; Kaiko data reported by CryptoSlate)
         """
         if side is None:
             figures = f"{self.coin} bids {_money(self.bid_usd)}, asks {_money(self.ask_usd)} per 1%"
         else:
             word = "bids" if side == "bid" else "asks"
             figures = f"{self.coin} {word} {_money(self.usd(side))} per 1%"
-        return f"{figures} ({self.band}; {self.venue}, {self.date}; {self.source})"
+        text = f"{figures} ({self.band}; {self.venue}, {self.date}; {self.source})"
+        if full:
+            text += (f", read at {self.url}" if self.url else "") + (f". {self.note}" if self.note else "")
+        return text
 
 
 def side_for(shock: float) -> DepthSide:
@@ -120,45 +128,45 @@ _RAW: dict[str, dict[str, object]] = {
     "BTC": {
         "bid_2pct": 202.40e6,
         "ask_2pct": 209.44e6,
-        "venue": "spot books of the centralized exchanges Kaiko tracks",
+        "venue": "Kaiko aggregate of centralized spot exchanges",
         "date": "2024-06-02",
-        "source": (
-            "Kaiko data as reported by CryptoSlate, 'Market depth reveals Bitcoin's underlying strength at $70k' "
-            "(read at vcpcrypto.com/market-depth-reveals-bitcoins-underlying-strength-at-70k/)"
+        "source": "Kaiko data reported by CryptoSlate",
+        "url": (
+            "vcpcrypto.com/market-depth-reveals-bitcoins-underlying-strength-at-70k/ (CryptoSlate's 'Market depth "
+            "reveals Bitcoin's underlying strength at $70k', reposted)"
         ),
         "note": "BTC near $67.8k-$70.6k at the time; two days later the same series read $219.06M bids / $254.91M asks.",
     },
     "ETH": {
         "bid_2pct": 183.5e6,
         "ask_2pct": 209.99e6,
-        "venue": "spot books of centralized exchanges, aggregated (Binance 44.53% of the total)",
+        "venue": "aggregate of centralized spot exchanges (Binance 44.53%)",
         "date": "2025-07-21",
-        "source": (
-            "'Ethereum order book liquidity has increased by 41% since April' "
-            "(read at btcpizza.com/ethereum-order-book-liquidity-has-increased-by-41-since-april; a repost that "
-            "does not name the data provider)"
+        "source": "market-depth report reposted without its data provider's name",
+        "url": "btcpizza.com/ethereum-order-book-liquidity-has-increased-by-41-since-april",
+        "note": (
+            "The repost ('Ethereum order book liquidity has increased by 41% since April') gives a $393.34M total, "
+            "$0.15M off the sum of its sides; the sides are used."
         ),
-        "note": "The repost gives a $393.34M total, $0.15M off the sum of its sides; the sides are used.",
     },
     "SOL": {
         "bid_2pct": 14.5e6 / 0.4453,
         "ask_2pct": 10.8e6 / 0.4453,
-        "venue": "Binance spot only, scaled to all exchanges (rough scale)",
+        "venue": "Binance spot, scaled to all exchanges by ETH's Binance share (rough scale)",
         "date": "undated",
-        "source": (
-            "Binance SOL 2% depth $14.5M bids / $10.8M asks from thecryptogrid.com/?p=2051 (undated), divided by "
-            "0.4453, Binance's share of ETH's aggregated 2% depth on 2025-07-21 (the ETH source)"
-        ),
+        "source": "an undated market-structure article (Binance SOL: $14.5M bids, $10.8M asks within 2%)",
+        "url": "thecryptogrid.com/?p=2051",
         "note": (
-            "A rough scale, not a measurement: no dated aggregate SOL figure was found, one venue's depth is "
-            "scaled by another coin's venue share. Give your own depth_usd for anything beyond illustration."
+            "A rough scale, not a measurement: no dated aggregate SOL figure was found, so one venue's depth is "
+            "divided by 0.4453, Binance's share of ETH's aggregated 2% depth on 2025-07-21 (the ETH source). "
+            "Give your own depth_usd for anything beyond illustration."
         ),
     },
 }
 
 
 def depth_table() -> pd.DataFrame:
-    """Every documented market: ``market, side, depth_usd`` (per 1%), ``band, venue, date, source, note``.
+    """Every documented market: ``market, side, depth_usd`` (per 1%), ``band, venue, date, source, url, note``.
 
     Examples
     --------
@@ -181,6 +189,7 @@ def depth_table() -> pd.DataFrame:
                     "venue": d.venue,
                     "date": d.date,
                     "source": d.source,
+                    "url": d.url,
                     "note": d.note,
                 }
             )
@@ -236,5 +245,6 @@ def market_depth(coin: str = "BTC") -> Depth:
         venue=str(raw["venue"]),
         date=str(raw["date"]),
         source=str(raw["source"]),
+        url=str(raw["url"]),
         note=str(raw["note"]),
     )

@@ -14,6 +14,7 @@ from bokeh.models import (
     DataRange1d,
     DataTable,
     HoverTool,
+    LabelSet,
     LinearAxis,
     LinearColorMapper,
     NumeralTickFormatter,
@@ -41,6 +42,7 @@ __all__ = [
     "cascade_figure",
     "cascade_data",
     "cascade_levels_data",
+    "cascade_flag_data",
     "heatmap_color_high",
     "map_side_figure",
     "liquidations_data",
@@ -266,6 +268,15 @@ def cascade_levels_data(result: CascadeResult) -> dict[str, object]:
     return {"y": [result.start_price, result.final_price], "color": [PRICE_COLOR, SHORT_COLOR if result.direction == "up" else LONG_COLOR]}
 
 
+def cascade_flag_data(result: CascadeResult) -> dict[str, object]:
+    """Columns of ``cascade_*_flag``: one warning label drawn on the panel when the result is runaway
+    (:attr:`CascadeResult.runaway`), none otherwise."""
+    reason = result.runaway_reason
+    if reason is None:
+        return {"x": [], "y": [], "text": []}
+    return {"x": [8], "y": [8], "text": [f"RUNAWAY: {reason}. Not a price: outside any measured range."]}
+
+
 def _cascade_panel(result: CascadeResult, name: str, color: str, title: str, width: int, height: int) -> figure:
     fig = figure(width=width, height=height, title=title, x_axis_label="step (0 = the shock itself)", y_axis_label="price (USD)", tools="pan,wheel_zoom,reset,save")
     src = ColumnDataSource(cascade_data(result), name=name)
@@ -285,6 +296,13 @@ def _cascade_panel(result: CascadeResult, name: str, color: str, title: str, wid
         )
     )
     fig.yaxis[0].formatter = _price_ticks()
+    flag = ColumnDataSource(cascade_flag_data(result), name=f"{name}_flag")
+    fig.add_layout(
+        LabelSet(
+            x="x", y="y", text="text", source=flag, x_units="screen", y_units="screen", text_color="#b00000",
+            text_font_style="bold", text_font_size="12px", background_fill_color="white", background_fill_alpha=0.85,
+        )
+    )
     return fig
 
 
@@ -292,8 +310,9 @@ def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, 
     """The domino chains after a down and an up shock, side by side: price per step (line, left axis) and
     USD liquidated per step (bars, right axis); dashed lines at the start and final prices.
 
-    Sources: ``cascade_down``, ``cascade_up`` (columns ``step, price, liquidated_usd, cumulative_usd``)
-    and ``cascade_down_levels``, ``cascade_up_levels``.
+    Sources: ``cascade_down``, ``cascade_up`` (columns ``step, price, liquidated_usd, cumulative_usd``),
+    ``cascade_down_levels``, ``cascade_up_levels`` and ``cascade_down_flag``, ``cascade_up_flag`` (a red
+    "RUNAWAY" label on the panel when the result is far outside any measured range).
     """
     half = width // 2
     return row(

@@ -1,4 +1,4 @@
-"""A standalone HTML report: heatmap with candles, map with cumulative curves, clusters table."""
+"""A standalone HTML report: heatmap with candles, map with cumulative curves, clusters table, cascade, momentum."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bokeh.resources import CDN, INLINE
 from liqtools._io import atomic_write
 from liqtools.analysis.cascade import Impact, asymmetry, simulate_cascade
 from liqtools.analysis.moment import ClusterView
+from liqtools.data.depth import Depth, market_depth
 from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure, momentum_figure
 from liqtools.plotting.theme import CAVEAT, usd
 
@@ -25,17 +26,19 @@ def report_html(
     view: ClusterView,
     df: pd.DataFrame,
     *,
-    depth_usd: float | None = None,
+    depth_usd: float | Depth | None = None,
+    market: str = "BTC",
     shock: float = 0.01,
-    impact: Impact = "linear",
+    impact: Impact = "sqrt",
     inline: bool = True,
     title: str = "liqtools report",
 ) -> str:
     """The report as one HTML string; ``inline=True`` embeds BokehJS so it opens offline (about 1 MB).
 
     Sections: header with sentences and caveats, heatmap with candles, map with clusters, clusters table,
-    the cascade after a +/-``shock`` with ``depth_usd`` (default: the bundled depth snapshot), and the event
-    study of entries into the clusters (momentum)."""
+    the cascade after a +/-``shock`` with ``depth_usd`` (default: the documented depth of ``market``,
+    :func:`liqtools.data.depth.market_depth`, asks for the squeeze and bids for the flush) and ``impact``
+    (default the square-root law), and the event study of entries into the clusters (momentum)."""
     hm = view.heatmap
     sentences = "".join(f"<li>{html.escape(s)}</li>" for s in view.sentences())
     header = Div(
@@ -54,16 +57,13 @@ def report_html(
         map_figure(view.map, view.price, clusters=view.clusters),
         Div(text="<h3>Clusters</h3>", width=900),
         clusters_table(view.clusters),
-        *_cascade_section(view, depth_usd, shock, impact),
+        *_cascade_section(view, market_depth(market) if depth_usd is None else depth_usd, shock, impact),
         *_momentum_section(view, df),
     ]
     return file_html(column(*parts), resources=INLINE if inline else CDN, title=title)
 
 
-def _cascade_section(view: ClusterView, depth_usd: float | None, shock: float, impact: Impact) -> list[object]:
-    from liqtools.data.sample import sample_depth_usd
-
-    depth = sample_depth_usd() if depth_usd is None else depth_usd
+def _cascade_section(view: ClusterView, depth: float | Depth, shock: float, impact: Impact) -> list[object]:
     size = abs(shock) or 0.01
     up = simulate_cascade(view.levels, view.price, size, depth_usd=depth, impact=impact)
     down = simulate_cascade(view.levels, view.price, -size, depth_usd=depth, impact=impact)
@@ -80,6 +80,7 @@ def _cascade_section(view: ClusterView, depth_usd: float | None, shock: float, i
         "<th>up forced</th><th>up steps</th><th>down move</th><th>down forced</th><th>down steps</th></tr>"
         + rows
         + "</table>"
+        + (f"<p><i>Depth: {html.escape(depth.describe(full=True))}</i></p>" if isinstance(depth, Depth) else "")
     )
     return [Div(text=text, width=900), cascade_figure(up, down)]
 
