@@ -5,7 +5,9 @@
 Levels: 100,000 random levels log-normally spread around $100k (sd 5%), long below / short above the
 price in equal measure, $1M-$50M each; depths chosen so the chain runs long (hundreds to thousands of
 steps), which is the slow case for the step loop; plus the worst case: 100,000 equally spaced shorts that
-each reach exactly the next one (a 100,000-step chain).
+each reach exactly the next one (a 100,000-step chain, linear impact). Last, the default answer of
+``liqtools cascade`` (issue 13): a +-1% shock on the bundled sample with the documented BTC depth and the
+square-root law.
 """
 
 from __future__ import annotations
@@ -47,10 +49,20 @@ def main() -> None:
         print(f"  tipping point to {target:,.0f}: {t * 1e3:6.1f} ms  (shock {d:+.4%})")
     n = 100_000
     chain = pd.DataFrame({"price": 100_000 * np.exp(np.arange(1, n + 1) * 1e-6), "notional_usd": 1e4, "side": "short"})
-    t, r = best(lambda: simulate_cascade(chain, 100_000.0, 1.5e-6, depth_usd=1e8))
+    t, r = best(lambda: simulate_cascade(chain, 100_000.0, 1.5e-6, depth_usd=1e8, impact="linear"))
     print(f"worst case, {n:,} levels one per step: cascade {t * 1e3:.1f} ms ({len(r.steps):,} steps, final {r.final_price:,.2f})")
-    t, d = best(lambda: tipping_point(chain, 100_000.0, 105_000.0, depth_usd=1e8), repeats=3)
+    t, d = best(lambda: tipping_point(chain, 100_000.0, 105_000.0, depth_usd=1e8, impact="linear"), repeats=3)
     print(f"  tipping point to 105,000: {t * 1e3:.1f} ms  (shock {d:+.6%})")
+    from liqtools import clusters_at, load_sample
+    from liqtools.data.depth import market_depth
+
+    view, depth = clusters_at(load_sample()), market_depth("BTC")
+    for shock in (0.01, -0.01):
+        r = simulate_cascade(view.levels, view.price, shock, depth_usd=depth)
+        print(
+            f"default on the bundled sample, shock {shock:+.0%}: final price ${r.final_price:,.0f} ({r.move_pct:+.2f}%), "
+            f"forced ${r.total_usd / 1e6:,.1f}M against {depth.describe('ask' if shock > 0 else 'bid')}"
+        )
 
 
 if __name__ == "__main__":
