@@ -222,3 +222,26 @@ def test_two_processes_fetching_the_same_series_take_turns(tmp_path):
     assert results[0]["sum"] == results[1]["sum"]
     # one of them fetched (2 pages of 1000), the other found everything in the cache
     assert sorted(r["calls"] for r in results) == [0, 2]
+
+
+# -- gaps the exchange really has (issue 12) -----------------------------------------------------------
+
+
+def test_gaps_are_kept_with_their_reason_through_compaction(tmp_path):
+    c = SeriesCache(tmp_path, "bybit", "BTC/USDT:USDT", "1h", "ohlcv")
+    c.append(frame([0, 1, 4], 1.0), [(0, 4)], [(2, 3, "the exchange returned no rows here on two requests")])
+    c.append(frame([5], 1.0), [(5, 9)], [(6, 9, "the exchange returned no rows here on two requests"), (5, 5, "x")])
+    c.append(frame([], 0.0), [(10, 12)], [(10, 12, "before the listing")])
+    want = [(2, 3, "the exchange returned no rows here on two requests"), (5, 5, "x"),
+            (6, 9, "the exchange returned no rows here on two requests"), (10, 12, "before the listing")]
+    assert c.read_gaps() == want
+    c.compact()
+    assert len(list(c.path.glob("*.parquet"))) == 1
+    assert c.read_gaps() == want and c.read()[1] == [(0, 12)]
+
+
+def test_a_gap_outside_the_ranges_written_with_it_is_refused(tmp_path):
+    c = SeriesCache(tmp_path, "bybit", "BTC/USDT:USDT", "1h", "ohlcv")
+    with pytest.raises(CacheError, match="outside the ranges"):
+        c.append(frame([0], 1.0), [(0, 4)], [(3, 7, "maintenance")])
+    assert c.read()[1] == [] and c.read_gaps() == []

@@ -134,22 +134,25 @@ def _values(ask: Ask, arr: np.ndarray, a: int, b: int) -> None:
         if neg.any():
             raise ask.error(a, b, f"{where(int(np.flatnonzero(neg)[0]))} has an impossible open interest")
         return
-    for col, name in _NEEDS[ask.series]:
-        bad = ~np.isfinite(arr[:, col])
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            what = "no" if np.isnan(arr[i, col]) else "an infinite"
-            raise ask.error(a, b, f"{where(i)} has {what} {name} (null or missing)" if what == "no"
-                            else f"{where(i)} has {what} {name}")
+    cols = [c for c, _ in _NEEDS[ask.series]]
+    if not np.isfinite(arr[:, cols]).all():  # one pass over the page; locate the row only on failure
+        for col, name in _NEEDS[ask.series]:
+            bad = ~np.isfinite(arr[:, col])
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                if np.isnan(arr[i, col]):
+                    raise ask.error(a, b, f"{where(i)} has no {name} (null or missing)")
+                raise ask.error(a, b, f"{where(i)} has an infinite {name}")
     if ask.series in ("ohlcv", "mark"):
         o, h, lo, c = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
-        checks = [((arr[:, 1:5] <= 0).any(axis=1), "a price <= 0"), (h < lo, "high below low")]
+        checks = [(arr[:, 1:5].min(axis=1) <= 0, "a price <= 0"), (h < lo, "high below low")]
         if ask.series == "ohlcv":
             checks += [(np.maximum(o, c) > h, "open or close above high"), (np.minimum(o, c) < lo, "open or close below low"),
                        (arr[:, 5] < 0, "a negative volume")]
-        for bad, what in checks:
-            if bad.any():
-                raise ask.error(a, b, f"{where(int(np.flatnonzero(bad)[0]))} has {what}")
+        if np.logical_or.reduce([bad for bad, _ in checks]).any():
+            for bad, what in checks:
+                if bad.any():
+                    raise ask.error(a, b, f"{where(int(np.flatnonzero(bad)[0]))} has {what}")
     if ask.series == "long_short" and (arr[:, 1] < 0).any():
         raise ask.error(a, b, f"{where(int(np.flatnonzero(arr[:, 1] < 0)[0]))} has a negative long/short ratio")
 
@@ -171,13 +174,13 @@ def check_page(ask: Ask, a: int, b: int, page: Any, raw: Any, previous: tuple[An
         raise ask.error(a, b, f"its rows do not have the fields of {ask.series} rows ({exc})") from exc
     raw_rows = _raw_rows(raw) if raw is not None else None
     raw_t = _raw_times(raw_rows) if raw_rows else np.empty(0, dtype=np.int64)
-    signature = tuple(np.sort(raw_t).tolist()) if len(raw_t) else (tuple(np.sort(arr[:, 0]).tolist()) if len(arr) else None)
+    signature = np.sort(raw_t).tobytes() if len(raw_t) else (np.sort(arr[:, 0]).tobytes() if len(arr) else None)
     if previous is not None and signature and previous[0] == signature and previous[1][1] < a:
         raise ask.error(a, b, f"the exchange sent the same page as for the window before ({_iso(previous[1][0])} on): "
                               "it ignored since")
     if len(arr) == 0:
         if raw_rows:  # ccxt dropped every row of a non-empty answer
-            if len(raw_t) and np.median(raw_t) < _MS_FLOOR:
+            if len(raw_t) and raw_t.max() < _MS_FLOOR:
                 raise ask.error(a, b, f"its timestamps look like seconds, not milliseconds (e.g. {int(raw_t[0])})")
             if len(raw_t) and raw_t.max() < a:
                 raise ask.error(a, b, f"the exchange ignored since: it sent {len(raw_rows)} rows from {_iso(int(raw_t.min()))} "
@@ -186,7 +189,7 @@ def check_page(ask: Ask, a: int, b: int, page: Any, raw: Any, previous: tuple[An
         return arr, signature
     _values(ask, arr, a, b)
     t = arr[:, 0]
-    if a >= _MS_FLOOR and np.median(t) < _MS_FLOOR:
+    if a >= _MS_FLOOR and t.max() < _MS_FLOOR:
         raise ask.error(a, b, f"its timestamps look like seconds, not milliseconds (e.g. {int(t[0])})")
     tol = _EDGE_ROWS * ask.row_spacing
     if t.min() < a - tol:
@@ -211,11 +214,13 @@ def missing_slots(ts: np.ndarray, lo: int, hi: int, spacing: int) -> list[Range]
     """
     ts = np.asarray(ts, dtype=np.int64)
     ts = ts[(ts >= lo) & (ts <= hi)]
+    phase = 0
     if len(ts):
-        phases, counts = np.unique(ts % spacing, return_counts=True)
-        phase = int(phases[np.argmax(counts)])
-    else:
-        phase = 0
+        phases = ts % spacing
+        phase = int(phases[0])
+        if not (phases == phase).all():
+            values, counts = np.unique(phases, return_counts=True)
+            phase = int(values[np.argmax(counts)])
     first = lo + (phase - lo) % spacing
     if first > hi:
         return []
