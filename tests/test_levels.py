@@ -24,7 +24,7 @@ def test_map_cumulative_curves_match_the_definition(seed, price, size):
     m = liquidation_map(lv, price, bin_size=size)
     q, v, s = lv["price"].to_numpy(), lv["notional_usd"].to_numpy(), lv["side"].to_numpy()
     for row in m.itertuples():
-        want_short = v[(s == "short") & (q > price) & (q < row.high)].sum() if row.high > price else 0.0
+        want_short = v[(s == "short") & (q > price) & (q <= row.high)].sum() if row.high > price else 0.0
         want_long = v[(s == "long") & (q >= row.low) & (q < price)].sum() if row.low <= price else 0.0
         assert row.cum_short_usd == pytest.approx(want_short, rel=1e-9, abs=1e-6)
         assert row.cum_long_usd == pytest.approx(want_long, rel=1e-9, abs=1e-6)
@@ -118,7 +118,7 @@ def test_clusters_need_a_map_that_contains_the_price():
 
 
 def test_cluster_share_is_of_the_whole_side_and_filters_are_optional():
-    lv = pd.DataFrame({"price": [101.0, 101.2, 150.0], "notional_usd": [10.0, 10.0, 20.0], "side": "short"})
+    lv = pd.DataFrame({"price": [101.5, 101.2, 150.5], "notional_usd": [10.0, 10.0, 20.0], "side": "short"})
     m = liquidation_map(lv, 100.0, bin_size=1.0)
     c = find_clusters(m, 100.0)
     assert c["notional_usd"].tolist() == [20.0, 20.0] and c["share"].tolist() == [0.5, 0.5]
@@ -129,3 +129,44 @@ def test_cluster_share_is_of_the_whole_side_and_filters_are_optional():
 def test_non_numeric_levels_are_named():
     with pytest.raises(ValueError, match="'price' is not numeric"):
         liquidation_map(pd.DataFrame({"price": ["abc"], "notional_usd": [1.0], "side": ["long"]}), 100.0)
+
+
+def test_cumulative_curves_known_answer_at_the_edges():
+    """MODEL.md section 4: cum_short(p) counts shorts with P < q <= p, cum_long(p) longs with p <= q < P."""
+    lv = pd.DataFrame(
+        {
+            "price": [100.0, 101.0, 102.0, 102.5, 98.0, 99.0, 100.0],
+            "notional_usd": [1.0, 10.0, 100.0, 1000.0, 2.0, 20.0, 200.0],
+            "side": ["short", "short", "short", "short", "long", "long", "long"],
+        }
+    )
+    m = liquidation_map(lv, 100.0, bin_size=1.0).set_index("low")
+    assert m.loc[100.0, "cum_short_usd"] == 10.0  # p = 101: the short at 101 counts, the one at P = 100 does not
+    assert m.loc[101.0, "cum_short_usd"] == 110.0  # p = 102
+    assert m.loc[102.0, "cum_short_usd"] == 1110.0  # p = 103
+    assert m.loc[99.0, "cum_long_usd"] == 20.0  # p = 99: the long at 99 counts, the one at P does not
+    assert m.loc[98.0, "cum_long_usd"] == 22.0
+
+
+def test_unbounded_sizes_are_refused_at_once():
+    with pytest.raises(ValueError, match="n_entries"):
+        synthetic_levels(100.0, 1e6, n_entries=10**8)
+    with pytest.raises(ValueError, match="n must be"):
+        LeverageProfile.lognormal(n=10**7)
+
+
+def test_notionals_that_overflow_are_refused():
+    lv = pd.DataFrame({"price": [101.0, 102.0, 99.0, 98.0], "notional_usd": [1e308] * 4, "side": ["short", "short", "long", "long"]})
+    with pytest.raises(ValueError, match="overflow"):
+        liquidation_map(lv, 100.0, bin_size=1.0)
+    with pytest.raises(ValueError, match="overflow"):
+        synthetic_levels(100.0, 1.7e308, split="both")
+
+
+@pytest.mark.parametrize("kwargs, match", [({"top": -1}, "top"), ({"top": 1.5}, "top"), ({"max_distance_pct": float("nan")}, "max_distance_pct"),
+                                           ({"max_distance_pct": -1.0}, "max_distance_pct"), ({"min_share": float("nan")}, "min_share"),
+                                           ({"threshold": float("inf")}, "threshold"), ({"gap": 1.5}, "gap")])
+def test_cluster_option_errors(kwargs, match):
+    m = liquidation_map(random_levels(2), 100.0)
+    with pytest.raises(ValueError, match=match):
+        find_clusters(m, 100.0, **kwargs)

@@ -104,7 +104,39 @@ def test_bracket_errors():
         bracket_for(0)
 
 
-def test_bracket_boundaries_are_half_open():
-    assert bracket_for(300_000).name == 2
+def test_bracket_tiers_are_floor_exclusive_cap_inclusive():
+    """Binance: a tier holds floor < notional <= cap, so 125x is allowed at exactly 300,000 USDT."""
+    assert bracket_for(300_000).name == 1
+    assert bracket_for(300_000.01).name == 2
     assert bracket_for(299_999.99).name == 1
+    assert bracket_for(800_000).name == 2 and bracket_for(1.2e9).name == 12
+    assert position_liquidation_price(100_000, 125, "long", 300_000) == pytest.approx(100_000 * (1 - 1 / 125) / 0.996)
+    with pytest.raises(ValueError, match="exceeds the maximum 100x"):
+        position_liquidation_price(100_000, 125, "long", 300_001)
+    with pytest.raises(ValueError, match="outside the bracket table"):
+        bracket_for(1.2e9 + 1)
     assert isinstance(BINANCE_BTCUSDT_BRACKETS, pd.DataFrame)
+
+
+def _one_tier(cum):
+    return pd.DataFrame(
+        {"notional_floor": [0.0], "notional_cap": [1e12], "max_leverage": [10.0], "mmr": [0.01], "maintenance_amount": [cum]}
+    )
+
+
+@pytest.mark.parametrize("cum", [1e9, float("nan"), float("inf")])
+def test_maintenance_amounts_that_break_the_price_are_refused(cum):
+    with pytest.raises(ValueError, match="maintenance"):
+        position_liquidation_price(100_000, 10, "long", 1_000_000, brackets=_one_tier(cum))
+    with pytest.raises(ValueError, match="maintenance"):
+        liquidation_price(100_000, 10, "long", maintenance_amount=cum, notional=1_000_000)
+
+
+@pytest.mark.parametrize("kwargs", [{"entry": 1.7e308}, {"entry": float("inf")}, {"notional": float("inf"), "maintenance_amount": 1.0}])
+def test_overflowing_inputs_are_refused(kwargs):
+    args = {"entry": 100.0, "leverage": 10.0, "side": "short"} | kwargs
+    entry, leverage, side = args.pop("entry"), args.pop("leverage"), args.pop("side")
+    with pytest.raises(ValueError):
+        liquidation_price(entry, leverage, side, **args)
+    with pytest.raises(ValueError, match="notional"):
+        bracket_for(float("inf"))

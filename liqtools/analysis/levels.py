@@ -16,6 +16,8 @@ from liqtools.errors import DataError
 __all__ = ["liquidation_map", "synthetic_levels", "find_clusters", "level_arrays", "LEVEL_COLUMNS"]
 
 LEVEL_COLUMNS = ("price", "notional_usd", "side")
+#: Most entry prices :func:`synthetic_levels` spreads open interest over (each gets every tier, both sides).
+MAX_ENTRIES = 1_000_000
 MAP_COLUMNS = ("low", "high", "long_usd", "short_usd", "cum_long_usd", "cum_short_usd")
 
 
@@ -70,10 +72,11 @@ def liquidation_map(
     """Bin levels by price and add the cumulative curves a reader asks for (MODEL.md section 4).
 
     Columns per bin ``[low, high)``: ``long_usd``, ``short_usd`` (all levels in the bin), and the
-    cumulative curves of MODEL.md section 4 carried through the bin, computed from the levels
-    themselves: ``cum_short_usd`` = short notional with ``price < q < high`` (bins reaching above the
+    cumulative curves of MODEL.md section 4 read at the bin's outer edge, computed from the levels
+    themselves: ``cum_short_usd`` = short notional with ``price < q <= high`` (bins reaching above the
     price, 0 below) and ``cum_long_usd`` = long notional with ``low <= q < price`` (bins reaching below
-    the price, 0 above). "Shorts worth $X sit between $a and $b" is the difference of ``cum_short_usd``
+    the price, 0 above). A short exactly at a bin's upper edge is thus in the curve of that bin (MODEL.md's
+    ``q <= p``) but in the ``short_usd`` of the next one (bins are ``[low, high)``). "Shorts worth $X sit between $a and $b" is the difference of ``cum_short_usd``
     between the bins ending at b and at a.
 
     Parameters
@@ -123,7 +126,7 @@ def liquidation_map(
     above = upper > p
     cum_short = np.where(
         above,
-        s_cum[np.searchsorted(sq, upper, side="left")] - s_cum[np.searchsorted(sq, p, side="right")],
+        s_cum[np.searchsorted(sq, upper, side="right")] - s_cum[np.searchsorted(sq, p, side="right")],
         0.0,
     )
     below = lower <= p
@@ -132,6 +135,8 @@ def liquidation_map(
         l_cum[np.searchsorted(lq, p, side="left")] - l_cum[np.searchsorted(lq, lower, side="left")],
         0.0,
     )
+    if not (np.isfinite(s_cum[-1]) and np.isfinite(l_cum[-1])):
+        raise DataError("the levels' notional_usd overflows when summed (more than 1.8e308 USD): rescale it")
     return pd.DataFrame(
         {
             "low": lower,
@@ -173,8 +178,10 @@ def synthetic_levels(
         raise DataError(f"open_interest_usd must be >= 0, got {open_interest_usd}")
     if not (math.isfinite(spread) and spread >= 0):
         raise DataError(f"spread must be >= 0, got {spread}")
-    if int(n_entries) < 1:
-        raise DataError(f"n_entries must be >= 1, got {n_entries}")
+    if not 1 <= int(n_entries) <= MAX_ENTRIES:
+        raise DataError(f"n_entries must be in 1..{MAX_ENTRIES:,}, got {n_entries}")
+    if not math.isfinite(2.0 * oi):
+        raise DataError(f"open_interest_usd {oi:g} overflows when both sides are summed: rescale it")
     if split == "both":
         a = b = 1.0
     elif isinstance(split, str):
@@ -243,7 +250,7 @@ def find_clusters(
 
     Examples
     --------
-    >>> lv = pd.DataFrame({"price": [101.0, 101.5, 110.0], "notional_usd": [5.0, 5.0, 1.0],
+    >>> lv = pd.DataFrame({"price": [101.2, 101.5, 110.5], "notional_usd": [5.0, 5.0, 1.0],
     ...                    "side": "short"})
     >>> find_clusters(liquidation_map(lv, 100.0, bin_size=1.0), 100.0)[["side", "low", "high", "notional_usd"]]
         side    low   high  notional_usd
@@ -253,10 +260,16 @@ def find_clusters(
     missing = [c for c in MAP_COLUMNS if c not in map_df.columns]
     if missing:
         raise DataError(f"map_df is missing column(s) {missing}; pass the output of liquidation_map")
-    if not threshold > 0:
-        raise DataError(f"threshold must be > 0, got {threshold}")
-    if gap < 0:
-        raise DataError(f"gap must be >= 0, got {gap}")
+    if not (threshold > 0 and math.isfinite(threshold)):
+        raise DataError(f"threshold must be a finite number > 0, got {threshold}")
+    if not (isinstance(gap, (int, np.integer)) and gap >= 0):
+        raise DataError(f"gap must be an integer >= 0, got {gap!r}")
+    if max_distance_pct is not None and not (max_distance_pct >= 0):
+        raise DataError(f"max_distance_pct must be >= 0 (percent) or None, got {max_distance_pct}")
+    if not 0.0 <= min_share <= 1.0:
+        raise DataError(f"min_share must be in [0, 1], got {min_share}")
+    if top is not None and not (isinstance(top, (int, np.integer)) and top >= 0):
+        raise DataError(f"top must be an integer >= 0 or None, got {top!r}")
     low = map_df["low"].to_numpy(dtype=np.float64)
     high = map_df["high"].to_numpy(dtype=np.float64)
     if len(low) == 0 or not low[0] <= p < high[-1]:

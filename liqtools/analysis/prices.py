@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -66,8 +67,9 @@ def liquidation_price(
     ------
     DataError
         (a ``ValueError``) for entry <= 0, leverage < 1, mmr outside [0, 1), leverage so high that the
-        position would be liquidated at entry (``1/L <= mmr``), an unknown side, or a maintenance
-        amount without a notional.
+        position would be liquidated at entry (``1/L <= mmr``), an unknown side, a maintenance
+        amount without a notional, or a maintenance amount (or an entry so large) that makes the price
+        negative, infinite or NaN.
 
     Examples
     --------
@@ -83,26 +85,38 @@ def liquidation_price(
     mmr_a = np.asarray(mmr, dtype=np.float64)
     cum = np.asarray(maintenance_amount, dtype=np.float64)
     is_long = _check_side(side)
-    if np.any(~(entry_a > 0)):
-        raise DataError(f"entry price must be > 0, got {entry_a[~(entry_a > 0)].ravel()[0]}")
+    if np.any(~((entry_a > 0) & np.isfinite(entry_a))):
+        raise DataError(f"entry price must be a finite number > 0, got {entry_a[~((entry_a > 0) & np.isfinite(entry_a))].ravel()[0]}")
     if np.any(~(lev >= 1)):
         raise DataError(f"leverage must be >= 1, got {lev[~(lev >= 1)].ravel()[0]}")
     if np.any(~((mmr_a >= 0) & (mmr_a < 1))):
         raise DataError(f"mmr must be in [0, 1), got {mmr_a[~((mmr_a >= 0) & (mmr_a < 1))].ravel()[0]}")
     if np.any(1.0 / lev <= mmr_a):
         raise DataError("leverage too high for this mmr: 1/leverage <= mmr means liquidation at entry")
+    if np.any(~np.isfinite(cum)):
+        raise DataError(f"maintenance_amount must be a finite number (USD), got {cum[~np.isfinite(cum)].ravel()[0]}")
     if np.any(cum != 0):
         if notional is None:
             raise DataError("maintenance_amount needs the position's notional (USD) to convert it to price")
         notional_a = np.asarray(notional, dtype=np.float64)
-        if np.any(~(notional_a > 0)):
-            raise DataError("notional must be > 0")
+        if np.any(~((notional_a > 0) & np.isfinite(notional_a))):
+            raise DataError("notional must be > 0 and finite")
         per_unit = cum * entry_a / notional_a  # cum / Q with Q = notional / entry
     else:
         per_unit = 0.0
-    long_q = (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
-    short_q = (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)
+    with np.errstate(over="ignore", invalid="ignore"):
+        long_q = (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
+        short_q = (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)
     out = np.where(is_long, long_q, short_q)
+    bad = ~(np.isfinite(out) & (out >= 0))  # 0: a 1x long is never liquidated
+    if np.any(bad):
+        first = np.broadcast_to(out, bad.shape)[bad].ravel()[0]
+        if np.any(cum != 0):
+            raise DataError(
+                f"the maintenance amount makes the liquidation price {first:g}: it must stay a number >= 0 "
+                "(check maintenance_amount against the notional)"
+            )
+        raise DataError(f"the liquidation price overflows ({first:g}): entry price too large")
     return float(out) if out.ndim == 0 else out
 
 
@@ -131,19 +145,20 @@ BINANCE_BTCUSDT_BRACKETS: pd.DataFrame = pd.DataFrame(
 def bracket_for(notional: float, brackets: pd.DataFrame = BINANCE_BTCUSDT_BRACKETS) -> pd.Series:
     """The bracket (row of ``brackets``) a position of this USD notional falls in.
 
-    Brackets are ``[notional_floor, notional_cap)``; a notional at or above the last cap is refused.
+    Brackets hold ``notional_floor < notional <= notional_cap``, as Binance publishes them (125x is allowed at
+    exactly 300,000 USDT); a notional above the last cap is refused.
 
     Examples
     --------
     >>> bracket_for(1_000_000)["mmr"]
     np.float64(0.0065)
     """
-    if not notional > 0:
-        raise DataError(f"notional must be > 0, got {notional}")
+    if not (notional > 0 and math.isfinite(notional)):
+        raise DataError(f"notional must be > 0 and finite, got {notional}")
     floors = brackets["notional_floor"].to_numpy()
     caps = brackets["notional_cap"].to_numpy()
-    pos = int(np.searchsorted(floors, notional, side="right")) - 1
-    if pos < 0 or notional >= caps[pos]:
+    pos = int(np.searchsorted(floors, notional, side="left")) - 1
+    if pos < 0 or notional > caps[pos]:
         raise DataError(f"notional {notional:,.0f} USD is outside the bracket table (max {caps[-1]:,.0f})")
     return brackets.iloc[pos]
 
@@ -158,7 +173,8 @@ def position_liquidation_price(
 ) -> float:
     """Liquidation price of one position priced with its notional's bracket (mmr and maintenance amount).
 
-    Raises a ``DataError`` when the leverage exceeds the bracket's maximum.
+    Raises a ``DataError`` when the leverage exceeds the bracket's maximum, or when the bracket's
+    maintenance amount would make the price negative or NaN (a custom table that does not fit the notional).
 
     Examples
     --------

@@ -129,8 +129,8 @@ class LeverageProfile:
             raise DataError(f"median leverage must be >= 1, got {median}")
         if not (np.isfinite(sigma) and sigma > 0):
             raise DataError(f"sigma must be > 0, got {sigma}")
-        if int(n) < 1:
-            raise DataError(f"n must be >= 1, got {n}")
+        if not 1 <= int(n) <= 1000:  # each tier is a level per candle and side: more is no finer, only slower
+            raise DataError(f"n must be in 1..1000 tiers, got {n}")
         if not 1 <= low <= high:
             raise DataError(f"need 1 <= low <= high, got low={low}, high={high}")
         n = int(n)
