@@ -187,8 +187,9 @@ def test_a_double_without_ccxt_sending_seconds_or_old_rows_is_refused(tmp_path):
 
 @pytest.mark.parametrize("venue_id", VENUES)
 def test_rows_missing_from_a_page_are_asked_again(venue_id, tmp_path):
-    venue = SimVenue(venue_id, History(T0, 400, seed=43), overlap=1)
-    flaky = {T0 + h * H for h in (0, 5, 57, 58, 150, 199, 200, 299)}  # each missing from the first page serving it
+    venue = SimVenue(venue_id, History(T0, 400, seed=43), overlap=0)
+    # each missing from the first page serving it; pages 2 and 3 are asked again in full (100 slots, 100 rows)
+    flaky = {T0 + h * H for h in (0, 5, 57, 58, 100, 150, 199, 200, 299)}
 
     def drop_first_time(kind, q, page):
         if kind != "klines":
@@ -201,6 +202,7 @@ def test_rows_missing_from_a_page_are_asked_again(venue_id, tmp_path):
     df = ohlcv(venue, tmp_path)
     np.testing.assert_array_equal(df["close"].to_numpy(), truth(venue)[:, 4])
     assert not flaky and df.attrs["gaps"] == {"ohlcv": []}
+    assert len(venue.calls) == 6  # three pages, each asked again once
     assert cached(tmp_path, venue_id).read_gaps() == []
 
 

@@ -232,7 +232,8 @@ def _open_interest(exchange: Any, symbol: str, timeframe: str, *, source: str, s
         return _normalise(pd.concat([older, recent], ignore_index=True))
     warnings.warn(
         f"{ex_id} keeps open-interest history over REST for about {days} days only: oi_usd before {_iso(earliest)} "
-        f"is NaN. Use source='auto' to take the older part from Binance's public archive (daily metrics files), "
+        f"is NaN. Use source='auto' (--source auto on the command line) to take the older part from Binance's public "
+        "archive (daily metrics files), "
         "or liqtools.data.fetch_binance_archive('metrics', ...).",
         UserWarning,
         stacklevel=3,

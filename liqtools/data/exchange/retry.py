@@ -123,7 +123,8 @@ def _call(ex: Any, method: str, symbol: str | None, fn: Callable[[], Any], *, re
             raise FetchError(f"{where} failed: {exc}; {hint}", exchange=ex.id, method=method, symbol=symbol) from exc
         except ccxt.NotSupported as exc:
             raise NotSupportedError(
-                f"{where}: not supported by this exchange in ccxt ({exc}); choose another exchange or leave this series out",
+                f"{where}: not supported by this exchange in ccxt ({exc}); choose another exchange or leave this series out "
+                "of include= (--include on the command line)",
                 exchange=ex.id, method=method, symbol=symbol,
             ) from exc
         except transient as exc:
@@ -171,9 +172,9 @@ def _unsupported(ex_id: str, method: str, symbol: str | None) -> NotSupportedErr
             else "use a dated bracket table such as liqtools.BINANCE_BTCUSDT_BRACKETS"
         ),
         "fetchOpenInterestHistory": "ccxt offers open-interest history on binanceusdm, bybit, okx, gate, htx, kucoinfutures and others",
-        "fetchFundingRateHistory": "leave 'funding' out of include=, or use a perpetual-swap market",
+        "fetchFundingRateHistory": "leave 'funding' out of include= (--include on the command line), or use a perpetual-swap market",
         "fetchLongShortRatioHistory": "ccxt offers long/short ratios on binanceusdm, bybit, okx and bitget",
-        "fetchMarkOHLCV": "leave 'mark' out of include=",
+        "fetchMarkOHLCV": "leave 'mark' out of include= (--include on the command line)",
     }
     what = alternatives.get(method, "choose another exchange")
     return NotSupportedError(
