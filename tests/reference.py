@@ -11,13 +11,63 @@ import numpy as np
 import pandas as pd
 
 
-def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last", half_life=None, entry="typical"):
+def crowding_z(x, window):
+    """The crowding score, literally: (x_i - mean of the previous `window` values) / their population
+    deviation, 0 where they are not all known or do not vary, clipped to +-3."""
+    z = []
+    for i in range(len(x)):
+        past = x[i - window : i] if i >= window else []
+        if len(past) < window or any(math.isnan(v) for v in past) or math.isnan(x[i]):
+            z.append(0.0)
+            continue
+        mean = sum(past) / window
+        sd = math.sqrt(sum((v - mean) ** 2 for v in past) / window)
+        if not sd > 1e-9 * (abs(mean) + abs(x[i])):
+            z.append(0.0)
+            continue
+        z.append(max(-3.0, min(3.0, (x[i] - mean) / sd)))
+    return z
+
+
+def crowding_signal(df, signal):
+    if signal == "funding":
+        return df["funding_rate"].ffill().tolist()
+    if signal == "ratio":
+        return [math.log(v) for v in df["long_short_ratio"].ffill().tolist()]
+    out = []
+    for vol, buy in zip(df["volume"].tolist(), df["taker_buy_volume"].tolist()):
+        out.append(2 * buy / vol - 1 if vol > 0 else 0.0)
+    return out
+
+
+def reference_heatmap(
+    df,
+    weights,
+    mmr,
+    split,
+    edges,
+    every=1,
+    price="last",
+    half_life=None,
+    entry="typical",
+    turnover=0.0,
+    half_life_mix=None,
+    near_cut=None,
+    crowding=None,
+    consume_margin=0.0,
+):
     """Return (long_snapshots, short_snapshots, liquidated_long, liquidated_short, levels_after_each_candle, flows).
 
     Options beyond MODEL.md: ``half_life`` (a number of candles: every level also shrinks by
-    2 ** (-1 / half_life) at each closing step after the first candle) and ``entry="path"`` (new open
+    2 ** (-1 / half_life) at each closing step after the first candle); ``entry="path"`` (new open
     interest in four equal parts at open, first extreme, second extreme, close; a new level that the
-    rest of its candle's path crosses is liquidated in that candle).
+    rest of its candle's path crosses is liquidated in that candle); ``turnover`` g (g * volume * typical
+    price, capped at min(oi_prev, oi), opens on top of the net increase and closes pro rata);
+    ``half_life_mix`` [(share, half_life in candles or None)] (each new level split into classes that
+    also decay at their own rate); ``near_cut`` (distance, share) (the first later candle whose range
+    comes within distance of a level without reaching it cuts share of it); ``crowding`` (signal,
+    sensitivity, window) (tier leverage L * exp(+-sensitivity * z)); ``consume_margin`` m (consumed
+    only at low <= q (1 - m) / high >= q (1 + m)).
     """
     n = len(df)
     high, low, close = df["high"].tolist(), df["low"].tolist(), df["close"].tolist()
@@ -25,43 +75,61 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last", hal
     if price == "mark":
         trig_high, trig_low = df["mark_high"].tolist(), df["mark_low"].tolist()
     oi = df["oi_usd"].tolist()
+    classes = half_life_mix or [(1.0, None)]
+    z = [0.0] * n
+    if crowding is not None:
+        z = crowding_z(crowding_signal(df, crowding[0]), crowding[2])
+    m_ = consume_margin
     # carry forward missing values
     filled, last = [], float("nan")
     for v in oi:
         if not (isinstance(v, float) and math.isnan(v)):
             last = v
         filled.append(last)
-    levels = []  # [price, notional, is_long]
+    levels = []  # [price, notional, is_long, class, not_yet_cut]
     n_bins = len(edges) - 1
     snaps_long, snaps_short, liq_long, liq_short, alive_after = [], [], [], [], []
     opened_total = closed_total = 0.0
     flows = []
     for i in range(n):
+        # 1. consumed
         ll = ls = 0.0
         keep = []
         for lv in levels:
-            if lv[2] and lv[0] >= trig_low[i]:
+            if lv[2] and trig_low[i] <= lv[0] * (1 - m_):
                 ll += lv[1]
-            elif (not lv[2]) and lv[0] <= trig_high[i]:
+            elif (not lv[2]) and trig_high[i] >= lv[0] * (1 + m_):
                 ls += lv[1]
             else:
                 keep.append(lv)
         levels = keep
         liq_long.append(ll)
         liq_short.append(ls)
-        d = 0.0
-        if i > 0 and not math.isnan(filled[i]) and not math.isnan(filled[i - 1]):
-            d = filled[i] - filled[i - 1]
+        # 2. closed
+        known = i > 0 and not math.isnan(filled[i]) and not math.isnan(filled[i - 1])
+        d = filled[i] - filled[i - 1] if known else 0.0
+        g = 0.0
+        if known and turnover > 0:
+            g = min(turnover * df["volume"].iloc[i] * (high[i] + low[i] + close[i]) / 3, min(filled[i - 1], filled[i]))
         closed = 0.0
-        ratio = filled[i] / filled[i - 1] if d < 0 else 1.0
+        ratio = (min(filled[i - 1], filled[i]) - g) / filled[i - 1] if known else 1.0
         if half_life is not None and i > 0:
             ratio *= 0.5 ** (1.0 / half_life)
-        if ratio < 1.0:
-            for lv in levels:
-                closed += lv[1] * (1 - ratio)
-                lv[1] *= ratio
+        for lv in levels:
+            r = ratio
+            if classes[lv[3]][1] is not None and i > 0:
+                r *= 0.5 ** (1.0 / classes[lv[3]][1])
+            if near_cut is not None and lv[4]:
+                near = trig_low[i] <= lv[0] * (1 + near_cut[0]) if lv[2] else trig_high[i] >= lv[0] * (1 - near_cut[0])
+                if near:
+                    r *= 1 - near_cut[1]
+                    lv[4] = False
+            closed += lv[1] * (1 - r)
+            lv[1] *= r
+        # 3. opened
         opened = 0.0
-        if d > 0:
+        new = max(d, 0.0) + g
+        if new > 0:
             if split == "both":
                 a, b = 1.0, 1.0
             elif split == "taker":
@@ -71,6 +139,10 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last", hal
             elif split == "candle":
                 up = df["close"].iloc[i] >= df["open"].iloc[i]
                 a, b = (1.0, 0.0) if up else (0.0, 1.0)
+            elif split == "accounts":
+                r_ls = df["long_short_ratio"].ffill().iloc[i]
+                a = r_ls / (1 + r_ls) if not math.isnan(r_ls) else 0.5
+                b = 1 - a
             else:
                 a, b = float(split), 1 - float(split)
             if entry == "typical":
@@ -85,27 +157,34 @@ def reference_heatmap(df, weights, mmr, split, edges, every=1, price="last", hal
             for e, share, rest_min, rest_max in points:
                 for lev, w in weights.items():
                     m = mmr[lev] if isinstance(mmr, dict) else mmr
-                    qa = e * (1 - 1 / lev) / (1 - m)
-                    qb = e * (1 + 1 / lev) / (1 + m)
-                    if d * a * w * share > 0:
-                        opened += d * a * w * share
-                        if rest_min <= qa:  # crossed later in its own candle (entry="path" only)
-                            liq_long[-1] += d * a * w * share
-                        else:
-                            levels.append([qa, d * a * w * share, True])
-                    if d * b * w * share > 0:
-                        opened += d * b * w * share
-                        if rest_max >= qb:
-                            liq_short[-1] += d * b * w * share
-                        else:
-                            levels.append([qb, d * b * w * share, False])
+                    lev_a = lev_b = lev
+                    if crowding is not None and crowding[1] != 0:
+                        cap = max(lev, min(125.0, 0.999 / max(m, 1e-12)))
+                        lev_a = min(max(lev * math.exp(crowding[1] * z[i]), 1.0), cap)
+                        lev_b = min(max(lev * math.exp(-crowding[1] * z[i]), 1.0), cap)
+                    qa = e * (1 - 1 / lev_a) / (1 - m)
+                    qb = e * (1 + 1 / lev_b) / (1 + m)
+                    for cls, (pi, _) in enumerate(classes):
+                        va, vb = new * a * w * share * pi, new * b * w * share * pi
+                        if va > 0:
+                            opened += va
+                            if rest_min <= qa * (1 - m_):  # crossed later in its own candle (entry="path" only)
+                                liq_long[-1] += va
+                            else:
+                                levels.append([qa, va, True, cls, near_cut is not None])
+                        if vb > 0:
+                            opened += vb
+                            if rest_max >= qb * (1 + m_):
+                                liq_short[-1] += vb
+                            else:
+                                levels.append([qb, vb, False, cls, near_cut is not None])
         opened_total += opened
         closed_total += closed
         flows.append((opened_total, closed_total, sum(lv[1] for lv in levels)))
-        alive_after.append([tuple(lv) for lv in levels])
+        alive_after.append([tuple(lv[:3]) for lv in levels])
         if (i + 1) % every == 0:
             rl, rs = [0.0] * n_bins, [0.0] * n_bins
-            for q, v, is_long in levels:
+            for q, v, is_long, _, _ in levels:
                 if edges[0] <= q < edges[-1]:
                     j = int(np.searchsorted(edges, q, side="right")) - 1
                     (rl if is_long else rs)[j] += v
@@ -159,15 +238,21 @@ def atol(df):
 
 
 def assert_matches_reference(
-    df, *, split="both", every=1, weights=None, mmr=0.004, price="last", bin_size=1.0, half_life=None, entry="typical"
+    df, *, split="both", every=1, weights=None, mmr=0.004, price="last", bin_size=1.0, half_life=None, entry="typical", **beyond
 ):
     """Run the fast heatmap and the reference loop with the same options and compare every output.
 
-    Returns ``(heatmap, alive_after_each_candle, reference_flows)`` for further checks.
+    ``beyond``: ``turnover``, ``half_life_mix``, ``near_cut``, ``crowding`` (a tuple
+    ``(signal, sensitivity, window)``), ``consume_margin``. Returns ``(heatmap, alive_after_each_candle,
+    reference_flows)`` for further checks.
     """
     from liqtools import LeverageProfile, liquidation_heatmap
+    from liqtools.analysis.ingredients import Crowding
 
     weights = weights or {5.0: 0.10, 10.0: 0.25, 25.0: 0.30, 50.0: 0.20, 100.0: 0.15}
+    fast = dict(beyond)
+    if fast.get("crowding") is not None:
+        fast["crowding"] = Crowding(*fast["crowding"])
     hm = liquidation_heatmap(
         df,
         leverage=LeverageProfile(weights, mmr),
@@ -178,8 +263,9 @@ def assert_matches_reference(
         price=price,
         half_life=half_life,
         entry=entry,
+        **fast,
     )
-    rl, rs, ll, ls, alive, flows = reference_heatmap(df, weights, mmr, split, hm.edges, every, price, half_life, entry)
+    rl, rs, ll, ls, alive, flows = reference_heatmap(df, weights, mmr, split, hm.edges, every, price, half_life, entry, **beyond)
     tol = atol(df)
     assert hm.long.shape == rl.shape == (len(df) // every, len(hm.edges) - 1)
     np.testing.assert_allclose(hm.long, rl, rtol=RTOL, atol=tol)

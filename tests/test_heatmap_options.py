@@ -4,16 +4,19 @@ against the plain reference loop, and the default left exactly as MODEL.md state
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import DEFAULT_WEIGHTS, random_market
 from hypothesis import given
 from hypothesis import strategies as st
 from reference import RTOL, assert_matches_reference, atol
 
+from conftest import DEFAULT_WEIGHTS, random_market
 from liqtools import LeverageProfile, liquidation_heatmap
 from liqtools.analysis.heatmap import liquidated_by_tier
 
-def check(df, *, weights=DEFAULT_WEIGHTS, mmr=0.004, split="both", every=1, half_life=None, entry="typical"):
-    hm, alive, flows = assert_matches_reference(df, weights=weights, mmr=mmr, split=split, every=every, half_life=half_life, entry=entry)
+
+def check(df, *, weights=DEFAULT_WEIGHTS, mmr=0.004, split="both", every=1, half_life=None, entry="typical", **beyond):
+    hm, alive, flows = assert_matches_reference(
+        df, weights=weights, mmr=mmr, split=split, every=every, half_life=half_life, entry=entry, **beyond
+    )
     tol = atol(df)
     f = hm.flows
     np.testing.assert_allclose(
@@ -21,7 +24,7 @@ def check(df, *, weights=DEFAULT_WEIGHTS, mmr=0.004, split="both", every=1, half
     )
     for t in (len(df) // 2, len(df) - 1):
         lv = hm.levels_at(t)
-        assert len(lv) == len(alive[t])
+        assert len(lv) == len([a for a in alive[t] if a[1] > 0])  # completely closed levels leave the model
         np.testing.assert_allclose(lv["notional_usd"].sum(), sum(v for _, v, _ in alive[t]), rtol=RTOL, atol=tol)
     return hm
 
@@ -94,9 +97,16 @@ def test_lognormal_profile_is_a_continuous_distribution():
 
 
 def test_liquidated_by_tier_is_linear_in_the_weights():
-    df = random_market(300, 12, vol=0.03)
+    from liqtools.analysis.ingredients import Crowding
+
+    df = crowded_market(300, 12, vol=0.03)
     lev = np.array([50.0, 5.0, 20.0])
-    for kwargs in ({}, {"half_life": 24.0, "entry": "path", "split": "candle"}):
+    for kwargs in (
+        {},
+        {"half_life": 24.0, "entry": "path", "split": "candle"},
+        {"turnover": 0.01, "half_life_mix": [(0.5, 4.0), (0.5, None)], "near_cut": (0.01, 0.3)},
+        {"crowding": Crowding("ratio", 0.6, window=12), "consume_margin": 0.003, "split": "accounts"},
+    ):
         long_b, short_b = liquidated_by_tier(df, lev, **kwargs)
         w = np.array([0.2, 0.5, 0.3])
         hm = liquidation_heatmap(df, leverage=dict(zip(lev, w)), **kwargs)
@@ -125,3 +135,173 @@ def test_bad_option_values(market, kwargs, match):
 def test_bad_lognormal(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LeverageProfile.lognormal(**kwargs)
+
+
+# -- ingredients of issue 10: turnover, age mixture, near-liquidation cuts, crowding, consumption margin
+
+
+def crowded_market(n, seed, **kwargs):
+    """random_market plus the crowding columns: funding (sparse, carried forward) and long/short accounts."""
+    df = random_market(n, seed, **kwargs)
+    rng = np.random.default_rng(seed + 1)
+    funding = np.where(np.arange(n) % 8 == 0, rng.normal(1e-4, 2e-4, n), np.nan)
+    ratio = np.exp(np.cumsum(rng.normal(0, 0.05, n)))
+    return df.assign(funding_rate=funding, long_short_ratio=ratio)
+
+
+BEYOND = [
+    {"turnover": 0.02},
+    {"turnover": 50.0},  # the cap binds: every old position closes in busy candles
+    {"half_life_mix": [(0.3, 2.0), (0.7, None)]},
+    {"half_life_mix": [(0.5, 1.0), (0.25, 20.0), (0.25, None)], "half_life": 30.0},
+    {"near_cut": (0.01, 0.4)},
+    {"near_cut": (0.03, 1.0)},
+    {"crowding": ("funding", 0.5, 12)},
+    {"crowding": ("ratio", -0.8, 6)},
+    {"crowding": ("taker", 1.5, 24)},
+    {"consume_margin": 0.005},
+    {"turnover": 0.01, "near_cut": (0.02, 0.5), "half_life_mix": [(0.5, 3.0), (0.5, None)], "consume_margin": 0.002},
+]
+
+
+@pytest.mark.parametrize("beyond", BEYOND, ids=[str(b) for b in BEYOND])
+@pytest.mark.parametrize("entry", ["typical", "path"])
+@pytest.mark.parametrize("every", [1, 3])
+def test_ingredients_equal_reference_loop(beyond, entry, every):
+    df = crowded_market(160, 3 + every, vol=0.03)
+    check(df, every=every, entry=entry, split="taker", **beyond)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 90),
+    split=st.sampled_from(["both", "candle", "accounts", 0.3]),
+    turnover=st.sampled_from([0.0, 0.005, 0.1, 100.0]),
+    mix=st.sampled_from([None, [(0.4, 1.5), (0.6, None)], [(0.2, 0.5), (0.3, 8.0), (0.5, 40.0)]]),
+    near_cut=st.sampled_from([None, (0.005, 0.3), (0.02, 1.0)]),
+    crowding=st.sampled_from([None, ("funding", 0.7, 5), ("ratio", 0.3, 10), ("taker", -1.0, 3)]),
+    margin=st.sampled_from([0.0, 0.003]),
+    entry=st.sampled_from(["typical", "path"]),
+    vol=st.sampled_from([0.005, 0.03, 0.08]),
+)
+def test_ingredients_equal_reference_property(seed, n, split, turnover, mix, near_cut, crowding, margin, entry, vol):
+    df = crowded_market(n, seed, vol=vol)
+    check(
+        df, split=split, entry=entry, every=1 + seed % 4, turnover=turnover, half_life_mix=mix,
+        near_cut=near_cut, crowding=crowding, consume_margin=margin,
+    )
+
+
+def test_defaults_of_the_ingredients_are_model_md():
+    df = crowded_market(200, 8, vol=0.03)
+    base = liquidation_heatmap(df, bin_size=1.0)
+    from liqtools.analysis.ingredients import Crowding
+
+    for kwargs in (
+        {"turnover": 0.0},
+        {"half_life_mix": [(1.0, None)]},
+        {"crowding": Crowding("funding", 0.0)},
+        {"consume_margin": 0.0},
+        {"near_cut": None},
+    ):
+        other = liquidation_heatmap(df, bin_size=1.0, **kwargs)
+        np.testing.assert_array_equal(other.long, base.long)
+        np.testing.assert_array_equal(other.liquidated.to_numpy(), base.liquidated.to_numpy())
+
+
+def test_turnover_refreshes_a_flat_open_interest():
+    # open interest never changes after candle 1, but the candles trade: with turnover the old levels
+    # are replaced by new ones at later prices; without it the map stays where candle 1 put it
+    idx = pd.date_range("2026-01-01", periods=30, freq="h", tz="UTC")
+    close = 100 + np.arange(30.0)
+    df = pd.DataFrame(
+        {"open": close - 0.5, "high": close + 0.5, "low": close - 1, "close": close, "volume": 10.0, "oi_usd": [1e4] + [2e4] * 29},
+        index=idx,
+    )
+    one = LeverageProfile.single(10, mmr=0.0)
+    flat = liquidation_heatmap(df, leverage=one, bin_size=1.0)
+    busy = liquidation_heatmap(df, leverage=one, bin_size=1.0, turnover=0.5)
+    assert flat.levels_at(-1)["price"].tolist() == pytest.approx([0.9 * (101.5 + 100 + 101) / 3])  # candle 1's long
+    lv = busy.levels_at(-1)
+    lv = lv[lv["side"] == "long"]  # (rising prices liquidate shorts)
+    recent = lv[lv["price"] > 0.9 * 119]["notional_usd"].sum()  # opened in the last 10 candles
+    assert recent > 0.2 * lv["notional_usd"].sum()
+    f = busy.flows
+    # each candle closes the share G / OI of the old positions, G = the opened amount (OI is flat)
+    share = f["opened_long_usd"].iloc[2:].to_numpy() / 2e4
+    np.testing.assert_allclose(f["closed_long_usd"].iloc[2:], f["active_long_usd"].iloc[1:-1].to_numpy() * share, rtol=1e-9)
+    # the cap: a share of volume above the open interest closes every old position
+    capped = liquidation_heatmap(df, leverage=one, bin_size=1.0, turnover=1e6)
+    last = capped.levels_at(-1)
+    assert len(last) == 2 and last["notional_usd"].tolist() == pytest.approx([2e4, 2e4])
+
+
+def test_near_cut_closes_a_share_at_the_first_approach():
+    idx = pd.date_range("2026-01-01", periods=5, freq="h", tz="UTC")
+    # 10x long at 90 (mmr 0); candle 2 dips to 90.5 (within 1%), candle 3 to 90.4 again, candle 4 hits 89
+    df = pd.DataFrame(
+        {"open": 100.0, "high": 101.0, "low": [99.0, 99.0, 90.5, 90.4, 89.0], "close": 100.0, "volume": 1.0, "oi_usd": [1.0, 2.0, 2.0, 2.0, 2.0]},
+        index=idx,
+    )
+    hm = liquidation_heatmap(df, leverage=LeverageProfile.single(10, mmr=0.0), split=1.0, bin_size=1.0, near_cut=(0.01, 0.25))
+    assert hm.flows["active_long_usd"].tolist() == pytest.approx([0, 1.0, 0.75, 0.75, 0.0])
+    assert hm.liquidated["long_usd"].tolist() == pytest.approx([0, 0, 0, 0, 0.75])
+    assert hm.flows["closed_long_usd"].tolist() == pytest.approx([0, 0, 0.25, 0, 0])
+
+
+def test_consume_margin_waits_for_the_move_to_pass_the_level():
+    idx = pd.date_range("2026-01-01", periods=4, freq="h", tz="UTC")
+    df = pd.DataFrame(
+        {"open": 100.0, "high": 101.0, "low": [99.0, 99.0, 89.9, 89.0], "close": 100.0, "volume": 1.0, "oi_usd": [1.0, 2.0, 2.0, 2.0]},
+        index=idx,
+    )
+    one = LeverageProfile.single(10, mmr=0.0)
+    assert liquidation_heatmap(df, leverage=one, bin_size=1.0).liquidated["long_usd"].tolist() == pytest.approx([0, 0, 1, 0])
+    late = liquidation_heatmap(df, leverage=one, bin_size=1.0, consume_margin=0.005)  # needs 89.55
+    assert late.liquidated["long_usd"].tolist() == pytest.approx([0, 0, 0, 1])
+
+
+def test_crowding_levers_up_the_crowded_side():
+    from liqtools.analysis.ingredients import Crowding, crowding_scores
+
+    df = crowded_market(300, 2, vol=0.02)
+    z = crowding_scores(df, Crowding("ratio", 1.0, window=24))
+    assert np.all(np.abs(z) <= 3) and np.all(z[:24] == 0) and np.any(z != 0)
+    hi = int(np.argmax(z))
+    base = liquidation_heatmap(df.iloc[: hi + 1], leverage=10, bin_size=1.0)
+    tilted = liquidation_heatmap(df.iloc[: hi + 1], leverage=10, bin_size=1.0, crowding=Crowding("ratio", 0.5, window=24))
+    lv_b, lv_t = base.levels_at(hi), tilted.levels_at(hi)
+    # the newest long level (candle hi, z > 0) sits closer to the price: higher leverage
+    newest = lambda lv, side: lv[lv["side"] == side]["price"].to_numpy()
+    if df["oi_usd"].ffill().diff().iloc[hi] > 0:
+        assert newest(lv_t, "long").max() > newest(lv_b, "long").max()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"turnover": -0.1}, "turnover"),
+        ({"consume_margin": 1.0}, "consume_margin"),
+        ({"near_cut": (0.0, 0.5)}, "near_cut"),
+        ({"near_cut": (0.01, 1.5)}, "near_cut"),
+        ({"near_cut": "close"}, "near_cut"),
+        ({"half_life_mix": [(0.5, 3.0)]}, "sum to 1"),
+        ({"half_life_mix": [(0.5, 3.0), (0.5, -1.0)]}, "half_life_mix must be"),
+        ({"crowding": "funding"}, "Crowding"),
+        ({"split": "accounts"}, "long_short_ratio"),
+    ],
+)
+def test_bad_ingredient_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        liquidation_heatmap(random_market(50, 1), **kwargs)
+
+
+def test_bad_crowding():
+    from liqtools.analysis.ingredients import Crowding
+
+    with pytest.raises(ValueError, match="signal"):
+        Crowding("vibes", 1.0)
+    with pytest.raises(ValueError, match="window"):
+        Crowding("funding", 1.0, window=1)
+    with pytest.raises(ValueError, match="funding_rate"):
+        liquidation_heatmap(random_market(50, 1), crowding=Crowding("funding", 1.0))

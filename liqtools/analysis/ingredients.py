@@ -204,7 +204,7 @@ def turnover_usd(df: pd.DataFrame, share: float, prev: NDArray[np.float64], cur:
     typical = (df["high"].to_numpy() + df["low"].to_numpy() + df["close"].to_numpy()) / 3.0
     with np.errstate(invalid="ignore", over="ignore"):
         g = share * df["volume"].to_numpy() * typical
-        cap = np.fmin(prev, cur)
+        cap = np.minimum(prev, cur)  # NaN where either is unknown
         out = np.where(np.isfinite(cap), np.minimum(g, cap), 0.0)
     return out
 
