@@ -1,8 +1,8 @@
 """liqtools: see and measure leverage liquidations in crypto-derivatives markets.
 
 Everything here is an estimate from public data (candles and open interest): exchanges do not publish
-where their users' liquidation prices sit. The model behind the numbers is stated in MODEL.md and in
-the docstrings; read its assumptions before trusting a figure.
+where their users' liquidation prices sit. The model behind the numbers is stated in docs/model.md (in
+the repository, with known answers) and in the docstrings; read its assumptions before trusting a figure.
 
 Importing liqtools loads numpy and pandas only; bokeh, ipywidgets, statsmodels and ccxt load when the
 functions that need them are called.

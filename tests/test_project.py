@@ -61,3 +61,73 @@ def test_ci_installs_from_pinned_constraints():
         assert name in pins, name
     assert pins["ccxt"] == "4.5.90"
     assert "-c constraints.txt" in (ROOT / ".ci" / "run").read_text()
+
+
+# ---------------------------------------------------------------------------- dependencies, licence, docs
+
+
+def _pyproject_dependencies():
+    import tomllib
+
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def test_package_dependencies_are_ranges_with_exact_pins_kept_apart():
+    from packaging.requirements import Requirement
+
+    deps = {Requirement(d).name.lower().replace("-", "_"): Requirement(d) for d in _pyproject_dependencies()}
+    assert str(deps["ccxt"].specifier) in ("<5,>=4.5", ">=4.5,<5")  # a range, so liqtools installs beside other software
+    for name, req in deps.items():
+        assert not any(spec.operator in ("==", "===") for spec in req.specifier), f"{name} is pinned in pyproject.toml"
+        assert any(spec.operator in (">=", ">") for spec in req.specifier), f"{name} has no lower bound"
+    pins = {ln.split("==")[0].lower().replace("-", "_"): ln.split("==")[1].strip() for ln in (ROOT / "constraints.txt").read_text().splitlines() if "==" in ln}
+    binder = {
+        ln.split("==")[0].lower().replace("-", "_"): ln.split("==")[1].strip()
+        for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+        if "==" in ln and not ln.startswith("#")
+    }
+    for name, req in deps.items():
+        assert name in pins, f"{name} has no exact pin in constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"constraints.txt pins {name}=={pins[name]} outside {req.specifier}"
+        if name in binder:
+            assert req.specifier.contains(binder[name], prereleases=True), f"binder pins {name}=={binder[name]} outside {req.specifier}"
+            assert binder[name] == pins[name], f"binder and constraints.txt disagree on {name}"
+
+
+def test_licence_is_the_one_the_readme_names():
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License") and "Copyright (c) 2026 liqtools developers" in text
+    assert "[LICENSE](LICENSE)" in (ROOT / "README.md").read_text()
+
+
+def test_the_model_contract_is_in_the_repository_and_matches_the_code():
+    import liqtools as lt
+    from liqtools.data.depth import market_depth
+
+    doc = (ROOT / "docs" / "model.md").read_text()
+    for n, title in enumerate(["one position", "leverage profile", "open-interest changes", "map", "Clusters", "cascade", "Momentum"], 1):
+        assert re.search(rf"^## {n}\. .*{title}", doc, flags=re.M | re.I), f"section {n}"
+    assert "## Your data" in doc and "## Options beyond the contract" in doc and "Other options beyond the contract" in doc
+    # known answers quoted in the text are the library's
+    assert f"{lt.liquidation_price(100_000, 10, 'long'):,.1f}" in doc and f"{lt.liquidation_price(100_000, 100, 'short'):,.1f}" in doc
+    for coin in ("BTC", "ETH", "SOL"):
+        d = market_depth(coin)
+        row = f"| {coin} | ${d.bid_usd / 1e6:.1f}M | ${d.ask_usd / 1e6:.1f}M |"
+        assert row in doc, row
+    assert market_depth("BTC").date in doc and market_depth("ETH").date in doc
+    # nothing users read points at a MODEL.md that is not in the repository
+    assert not (ROOT / "MODEL.md").exists()
+    assert "MODEL.md" not in (ROOT / "README.md").read_text().replace("docs/model.md", "")
+    assert "MODEL.md" not in (lt.__doc__ or "")
+
+
+def test_cli_help_points_at_docs_model_md(capsys):
+    import pytest
+
+    from liqtools.cli import main
+
+    for command in ("cascade", "report"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert "docs/model.md" in out and "MODEL.md" not in out.replace("docs/model.md", ""), command
