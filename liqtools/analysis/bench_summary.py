@@ -68,6 +68,7 @@ def summary_table(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                 "folds_above_range": int(above) if method != "range" else 0,
                 "r2_gain": float(g["r2_gain"].mean()),
                 "oos_r2_gain": float(g["oos_r2_gain"].mean()),
+                "oos_r2_range": float(g["oos_r2_range"].mean()),
                 "folds_significant": int((t[ok] > t_crit).sum()),
                 "z": z,
                 "significant": bool(method != "range" and np.isfinite(z) and z > crit),

@@ -37,6 +37,7 @@ BENCHMARK_COLUMNS = (
     "t_stat",
     "n",
     "oos_r2_gain",
+    "oos_r2_range",
     "range_spearman",
     "options",
 )
@@ -94,7 +95,9 @@ class BenchmarkResult:
         ``log1p(realized)`` on ``[range, method]`` minus on ``[range]``, both fitted within the fold; 0 for
         the range itself), ``t_stat`` (HAC t-statistic of the method's term; for the range, of the range
         in ``[range]``), ``n`` (periods), ``oos_r2_gain`` (the same gain with the coefficients fitted on
-        the training window: a strictly out-of-sample figure), ``range_spearman`` (the range's Spearman
+        the training window: a strictly out-of-sample figure, which can exceed 1 when the range's own
+        training fit does badly on the fold), ``oos_r2_range`` (that out-of-sample R^2 of the range
+        regression itself), ``range_spearman`` (the range's Spearman
         on the same periods) and ``options`` (what the method chose on the fold's training window).
     folds
         One row per fold: its training and test spans (first and last period) and sizes.
@@ -121,7 +124,7 @@ class BenchmarkResult:
         """Per side and method, over the test folds: means, folds beating the range, significance.
 
         Columns: ``folds``, ``spearman`` and ``range_spearman`` (means), ``folds_above_range`` (folds
-        where the method's Spearman exceeds the range's), ``r2_gain``, ``oos_r2_gain`` (means),
+        where the method's Spearman exceeds the range's), ``r2_gain``, ``oos_r2_gain``, ``oos_r2_range`` (means),
         ``folds_significant`` (folds whose t-statistic passes the two-sided 5% Student-t threshold
         with ``n - 3`` degrees of freedom), ``z`` (the folds' t-statistics combined: each turned into a
         normal score through its Student-t probability, then ``sum(z) / sqrt(folds)``, Stouffer's method) and ``significant`` (z above the one-sided Bonferroni threshold
@@ -160,7 +163,7 @@ def _score_rows(ctx: Context, pred: Prediction | None, n_train: int, test: slice
         base = ctx.adverse[side]
         range_rho = spearman(base[test], y_raw[test])
         if pred is None:
-            rho, scores = range_rho, gain_scores(y[test], base[test], None)
+            rho, scores = range_rho, gain_scores(y[test], base[test], None, y_train=y[tr], base_train=base[tr])
         else:
             raw = pred.long if side == "long" else pred.short
             x = np.log1p(raw) if pred.log else raw
@@ -174,6 +177,7 @@ def _score_rows(ctx: Context, pred: Prediction | None, n_train: int, test: slice
                 "t_stat": scores["t_stat"],
                 "n": test.stop - test.start,
                 "oos_r2_gain": scores["oos_r2_gain"],
+                "oos_r2_range": scores["oos_r2_range"],
                 "range_spearman": range_rho,
             }
         )
@@ -305,6 +309,7 @@ def benchmark(
             for row in _score_rows(ctx, pred, n_train, test):
                 rows.append({"market": market, "fold": k, "method": name, **row, "options": _describe(opts)})
     table = pd.DataFrame(rows)[list(BENCHMARK_COLUMNS)]
+    table = table.sort_values(["fold", "side"], kind="stable").reset_index(drop=True)  # method order kept
     return BenchmarkResult(
         table=table.astype({"fold": np.int64, "n": np.int64}),
         folds=pd.DataFrame(fold_rows).set_index("fold"),

@@ -105,8 +105,10 @@ def gain_scores(
     """What a predictor ``x`` adds to the range ``base`` in explaining ``y`` (all per period, one side).
 
     ``r2_gain``: R^2 of ``y`` on ``[1, base, x]`` minus on ``[1, base]`` (both fitted on these periods);
-    ``t_stat``: HAC t-statistic of ``x``'s coefficient; with training arrays, ``oos_r2_gain``: the same
-    gain with the coefficients fitted on the training periods and R^2 measured on these periods.
+    ``t_stat``: HAC t-statistic of ``x``'s coefficient; with training arrays, ``oos_r2_range``: R^2 on
+    these periods of the range regression fitted on the training periods (negative when it does worse
+    than these periods' mean), and ``oos_r2_gain``: the same gain with both regressions fitted on the
+    training periods (it can exceed 1 when the range's fit carries badly from training to test).
     ``x=None`` scores the range itself: gains 0 and the t-statistic of the range in ``[1, base]``.
     A constant ``x`` adds nothing: gains 0, t-statistic NaN.
 
@@ -119,11 +121,15 @@ def gain_scores(
     (True, True)
     """
     n = len(y)
-    out = {"r2_gain": math.nan, "t_stat": math.nan, "oos_r2_gain": math.nan}
+    out = {"r2_gain": math.nan, "t_stat": math.nan, "oos_r2_gain": math.nan, "oos_r2_range": math.nan}
     if n < 4:
         return out
     lags = hac_maxlags(n)
     xb = np.column_stack([np.ones(n), base])
+    tb = None
+    if y_train is not None and base_train is not None and len(y_train) >= 4:
+        tb = np.column_stack([np.ones(len(y_train)), base_train])
+        out["oos_r2_range"] = _r2(y, xb @ _fit(y_train, tb))
     if x is None:
         out["r2_gain"] = out["oos_r2_gain"] = 0.0
         if np.ptp(base) > 0:
@@ -137,14 +143,14 @@ def gain_scores(
     _, t_m, r2_m = hac_ols(y, xm, lags)
     out["r2_gain"] = r2_m - r2_b
     out["t_stat"] = float(t_m[2])
-    if y_train is not None and base_train is not None and x_train is not None and len(y_train) >= 4:
-        m = len(y_train)
-        tb = np.column_stack([np.ones(m), base_train])
+    if tb is not None and y_train is not None and x_train is not None:
         tm = np.column_stack([tb, x_train])
-        beta_b = np.linalg.pinv(tb.T @ tb) @ (tb.T @ y_train)
-        beta_m = np.linalg.pinv(tm.T @ tm) @ (tm.T @ y_train)
-        out["oos_r2_gain"] = _r2(y, xm @ beta_m) - _r2(y, xb @ beta_b)
+        out["oos_r2_gain"] = _r2(y, xm @ _fit(y_train, tm)) - out["oos_r2_range"]
     return out
+
+
+def _fit(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return np.linalg.pinv(x.T @ x) @ (x.T @ y)
 
 
 def side_table(periods: pd.DataFrame) -> pd.DataFrame:

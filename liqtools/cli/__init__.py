@@ -16,12 +16,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from liqtools.cli import cascade, clusters, dashboard, fetch, momentum, report, validate
+from liqtools.cli import benchmark, cascade, clusters, dashboard, fetch, momentum, report, validate
 from liqtools.errors import LiqtoolsError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (clusters, report, cascade, dashboard, fetch, momentum, validate)
+COMMANDS = (clusters, report, cascade, dashboard, fetch, momentum, validate, benchmark)
 
 
 def build_parser() -> argparse.ArgumentParser:
