@@ -171,7 +171,8 @@ class SeriesCache:
         """All cached rows (deduplicated, later files win) and the merged covered ranges."""
         import pyarrow.parquet as pq
 
-        tables, covered = [], []
+        tables: list[tuple[bool, str, pd.DataFrame]] = []
+        covered: list[Range] = []
         for p in self._files():
             try:
                 table = pq.read_table(p)

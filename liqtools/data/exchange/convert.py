@@ -110,7 +110,7 @@ def to_market_frame(
     if isinstance(ohlcv, pd.DataFrame):
         base = ohlcv[["timestamp", *_COLUMNS["ohlcv"]]].to_numpy(dtype=np.float64)
     else:
-        base = ohlcv_rows(ohlcv)
+        base = ohlcv_rows(ohlcv)  # type: ignore[arg-type]  # an ndarray of rows reads the same
     if len(base) == 0:
         raise DataError("no candles: the exchange returned nothing for this symbol and period")
     base = base[~np.isnan(base[:, 1:5]).any(axis=1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -48,7 +49,7 @@ def fetch_liquidations(
     try:
         while since <= last:
             page = _call(ex, "fetchLiquidations", symbol,
-                         lambda since=since: ex.fetch_liquidations(symbol, since, limit, {"until": last}),
+                         functools.partial(ex.fetch_liquidations, symbol, since, limit, {"until": last}),
                          retries=retries, backoff=backoff)
             page = [p for p in page or [] if p.get("timestamp") is not None and since <= p["timestamp"] <= last]
             if not page:

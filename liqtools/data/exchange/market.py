@@ -134,7 +134,8 @@ def fetch_market_data(
     if end_ms <= first:
         raise DataError(f"end must be after start, got start={_iso(first)}, end={_iso(end_ms)}")
     ex_id = _exchange_id(exchange)
-    common = dict(start=first, end=end_ms, cache_dir=cache_dir, progress=progress, retries=retries, backoff=backoff)
+    common: dict[str, Any] = {"start": first, "end": end_ms, "cache_dir": cache_dir, "progress": progress,
+                              "retries": retries, "backoff": backoff}
 
     if source == "archive":
         if not ex_id.startswith("binance"):
