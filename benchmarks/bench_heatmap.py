@@ -1,14 +1,17 @@
 """Heatmap speed and memory (issue 2).
 
-    python benchmarks/bench_heatmap.py            # month vs plain loop, then one year
+    python benchmarks/bench_heatmap.py            # month vs plain loop, options, then one year
     python benchmarks/bench_heatmap.py --quick    # smaller sizes, for a smoke run
+    python benchmarks/bench_heatmap.py --options  # only the options' time ratios
 
 Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
 inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
 of the fast path with peak memory (a fresh child process per measurement, ru_maxrss), with numpy's
 transparent-huge-page advice on (its default) and off: on this VM the first touch of fresh huge pages
 is slow, which dominates a first call, while later calls reuse them. Default model:
-5 tiers, hourly snapshots (every=60), $100 bins over $20k-$200k.
+5 tiers, hourly snapshots (every=60), $100 bins over $20k-$200k. The options beyond MODEL.md are
+timed on the same month, each as a ratio to the default's time (target: at most 2x), for the heatmap
+and for ``liquidated_by_tier`` (what calibration calls).
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ OPTS = dict(bin_size=100.0, price_range=(20_000.0, 200_000.0), every=60)
 
 
 def synthetic_minutes(n: int, seed: int = 0) -> pd.DataFrame:
-    """A BTC-like random walk: 0.08% per minute, open interest around $5B with 0.1% per-minute changes."""
+    """A BTC-like random walk: 0.08% per minute, open interest around $5B with 0.1% per-minute changes,
+    taker buys, a long/short account ratio and an 8-hourly funding rate (for the options)."""
     rng = np.random.default_rng(seed)
     close = 60_000 * np.exp(np.cumsum(rng.normal(0, 0.0008, n)))
     open_ = np.concatenate([[60_000.0], close[:-1]])
@@ -36,42 +40,65 @@ def synthetic_minutes(n: int, seed: int = 0) -> pd.DataFrame:
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.0005, n)))
     oi = 5e9 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
     index = pd.date_range("2025-01-01", periods=n, freq="min", tz="UTC")
-    return pd.DataFrame({"open": open_, "high": high, "low": low, "close": close, "volume": 1.0, "oi_usd": oi}, index=index)
+    volume = rng.uniform(20, 200, n)
+    funding = np.where(np.arange(n) % 480 == 0, rng.normal(1e-4, 1e-4, n), np.nan)
+    return pd.DataFrame(
+        {
+            "open": open_, "high": high, "low": low, "close": close, "volume": volume,
+            "taker_buy_volume": volume * rng.uniform(0.3, 0.7, n), "oi_usd": oi, "funding_rate": funding,
+            "long_short_ratio": np.exp(np.cumsum(rng.normal(0, 0.002, n))),
+        },
+        index=index,
+    )
 
 
-def plain_loop(df: pd.DataFrame, edges: np.ndarray, every: int):
-    """MODEL.md section 3 as a per-candle loop over the active levels (numpy within a candle)."""
-    from liqtools import LeverageProfile
+def option_cases() -> dict[str, dict]:
+    """Each option beyond MODEL.md at a typical setting."""
+    from liqtools.analysis.ingredients import Crowding
 
-    prof = LeverageProfile.default()
-    lev, w, mmr = prof.leverages, prof.weights_array, prof.mmrs
-    high, low, close, oi = (df[c].to_numpy() for c in ("high", "low", "close", "oi_usd"))
-    q = np.empty(0)
-    v = np.empty(0)
-    is_long = np.empty(0, bool)
-    n_bins = len(edges) - 1
-    snaps_long, snaps_short = [], []
-    liq = np.zeros((len(df), 2))
-    for i in range(len(df)):
-        hit = np.where(is_long, q >= low[i], q <= high[i])
-        liq[i, 0] = v[hit & is_long].sum()
-        liq[i, 1] = v[hit & ~is_long].sum()
-        keep = ~hit
-        q, v, is_long = q[keep], v[keep], is_long[keep]
-        d = oi[i] - oi[i - 1] if i else 0.0
-        if d < 0:
-            v = v * (oi[i] / oi[i - 1])
-        elif d > 0:
-            e = (high[i] + low[i] + close[i]) / 3
-            q = np.concatenate([q, e * (1 - 1 / lev) / (1 - mmr), e * (1 + 1 / lev) / (1 + mmr)])
-            v = np.concatenate([v, d * w, d * w])
-            is_long = np.concatenate([is_long, np.ones(len(lev), bool), np.zeros(len(lev), bool)])
-        if (i + 1) % every == 0:
-            j = np.searchsorted(edges, q, side="right") - 1
-            ok = (j >= 0) & (j < n_bins)
-            snaps_long.append(np.bincount(j[ok & is_long], v[ok & is_long], n_bins))
-            snaps_short.append(np.bincount(j[ok & ~is_long], v[ok & ~is_long], n_bins))
-    return np.array(snaps_long), np.array(snaps_short), liq
+    return {
+        "half_life='7D'": {"half_life": "7D"},
+        "entry='path'": {"entry": "path"},
+        "turnover=0.02": {"turnover": 0.02},
+        "half_life_mix (2 classes)": {"half_life_mix": [(0.5, "6h"), (0.5, None)]},
+        "near_cut=(0.01, 0.3)": {"near_cut": (0.01, 0.3)},
+        "crowding(funding)": {"crowding": Crowding("funding", 0.5, window=1440)},
+        "crowding(ratio)": {"crowding": Crowding("ratio", 0.5, window=1440)},
+        "consume_margin=0.002": {"consume_margin": 0.002},
+        "split='accounts'": {"split": "accounts"},
+    }
+
+
+def option_ratios(df: pd.DataFrame, repeats: int = 7) -> None:
+    """Print each option's time over the default's, for the heatmap and for liquidated_by_tier.
+
+    The machine is shared, so default and option runs alternate and each side keeps its best of
+    ``repeats``: a load burst then slows both alike instead of one.
+    """
+    from liqtools import liquidation_heatmap
+    from liqtools.analysis.heatmap import liquidated_by_tier
+
+    lev = np.array([5.0, 10.0, 25.0, 50.0, 100.0])
+
+    def timed(fn, kw) -> float:
+        t = time.perf_counter()
+        fn(**kw)
+        return time.perf_counter() - t
+
+    def ratio(fn, kw) -> tuple[float, float]:
+        base, opt = [], []
+        for _ in range(repeats):
+            base.append(timed(fn, {}))
+            opt.append(timed(fn, kw))
+        return min(opt) / min(base), min(base)
+
+    heat = lambda **kw: liquidation_heatmap(df, **OPTS, **kw)  # noqa: E731
+    tiers = lambda **kw: liquidated_by_tier(df, lev, **kw)  # noqa: E731
+    print(f"options on {len(df):,} 1-minute candles (default and option alternating, best of {repeats} each)")
+    print(f"  {'option':28s} {'heatmap':>9s} {'by tier':>9s}   (time / default's time)")
+    for name, kw in option_cases().items():
+        (rh, bh), (rt, bt) = ratio(heat, kw), ratio(tiers, kw)
+        print(f"  {name:28s} {rh:8.2f}x {rt:8.2f}x   (default {bh * 1e3:.0f} ms / {bt * 1e3:.0f} ms)")
 
 
 def child(n: int, repeats: int) -> None:
@@ -100,9 +127,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--child", nargs=2, type=int)
+    ap.add_argument("--options", action="store_true")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.options:
+        option_ratios(synthetic_minutes(4_320 if args.quick else 43_200))
         return
     from liqtools import liquidation_heatmap
 
@@ -122,6 +153,7 @@ def main() -> None:
     print(f"month of 1-minute candles ({month:,}), {len(hm.times)} snapshots x {len(hm.edges) - 1} bins")
     print(f"  plain per-candle loop : {slow:8.3f} s")
     print(f"  liquidation_heatmap   : {fast * 1e3:8.1f} ms  (best of 5)   speed-up {slow / fast:,.0f}x   (results agree to 1e-9)")
+    option_ratios(df)
     print(f"year of 1-minute candles ({year:,}), every=60, $100 bins over $20k-$200k, 5 fresh processes x 3 calls:")
     for hugepages in (True, False):
         runs = [measure(year, 3, hugepages) for _ in range(5)]
