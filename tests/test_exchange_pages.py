@@ -307,3 +307,16 @@ def test_cli_fetch_offline_is_one_line_naming_flags_that_exist(monkeypatch, tmp_
     named = set(re.findall(r"(?<![\w-])--?[a-z][\w-]*", err))
     assert named <= known, named - known
     assert "retries=" not in err
+
+
+def test_the_latest_candles_missing_just_after_they_closed_are_not_a_gap(monkeypatch, tmp_path):
+    """An exchange may publish a closed candle a moment late: missing at the edge of now is asked again next run."""
+    monkeypatch.setattr(exchange_mod, "_now_ms", lambda: T0 + 300 * H + 60_000)
+    venue = SimVenue("binanceusdm", History(T0, 299, seed=48), overlap=0)  # the 299th hour is not out yet
+    rows = fetch_series(venue.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, cache_dir=tmp_path, progress=False)
+    assert len(rows) == 299 and rows.attrs["gaps"] == []
+    cache = cached(tmp_path, "binanceusdm")
+    assert cache.read()[1] == [(T0, T0 + 299 * H - 1)] and cache.read_gaps() == []
+    n = len(venue.calls)
+    fetch_series(venue.ex(), "BTC/USDT:USDT", "ohlcv", "1h", start=T0, cache_dir=tmp_path, progress=False)
+    assert len(venue.calls) > n

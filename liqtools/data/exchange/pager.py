@@ -9,7 +9,8 @@ Each page passes :func:`~liqtools.data.exchange.pages.check_page` before anythin
 series on a grid (candles, open-interest and long/short snapshots) a window counts as complete only
 when every slot has a row: slots missing from an answer are asked for once more, and those still
 missing are recorded in the cache as a gap with its reason ("no rows here on two requests", or "before
-the listing" where ccxt knows the listing time). Gaps are cached only once the exchange has sent rows of
+the listing" where ccxt knows the listing time), except the latest slots, closed less than one slot (at
+least 10 minutes) ago: those may not be published yet and are left uncovered for the next run. Gaps are cached only once the exchange has sent rows of
 the series at all: a venue answering nothing anywhere leaves nothing cached, so the next run asks again.
 
 Pages go to the disk cache as they arrive (written at most every ``FLUSH_SECONDS``, and always when the
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import os
 
 TWICE = "the exchange returned no rows here on two requests"
+_FRESH_MS = 10 * 60_000  # a slot missing within this long (or one slot) of closing is asked again next run
 
 
 def _progress_bar(enabled: bool, total: int, desc: str) -> Any:
@@ -175,6 +177,7 @@ def _download(
     ask = Ask(ex.id, method, symbol, series, period, spacing, limit)
     width = 1 + len(_COLUMNS[series])
     listed = _listing(ex, symbol) if series in GRID_SERIES else None
+    fresh = _hooks()._now_ms() - max(spacing, _FRESH_MS)  # slots closing after this are not yet final if missing
     pending: list[np.ndarray] = []
     pending_cover: list[Range] = []
     pending_gaps: list[Gap] = []
@@ -251,6 +254,11 @@ def _download(
                                           "(inconsistent answers)")
                 got.append(again[:, 0] if len(again) else np.empty(0))
             still = missing_slots(np.concatenate(got), lo, hi, spacing) if to_ask else []
+            if still and still[-1][1] == hi and still[-1][0] + spacing > fresh:
+                # the latest slots, closed moments ago, may not be published yet: leave them for the next run
+                hi = still.pop()[0] - 1
+                if hi < lo:
+                    return
             gaps = [(a, b, f"before the listing ({_iso(listed)})") for a, b in before if listed is not None]
             gaps += [(a, b, TWICE) for a, b in still if not (listed is not None and b < listed)]
         found.extend(gaps)
