@@ -335,3 +335,32 @@ def test_a_bad_file_cached_by_an_older_version_is_fetched_again(archive, tmp_pat
     n = len(archive.requests)
     assert len(fetch_binance_archive("klines", "BTCUSDT", **_kw(archive, tmp_path))) == 24
     assert len(archive.requests) > n and zipfile.is_zipfile(local)
+
+
+def test_offline_fails_at_once_without_retries(tmp_path, monkeypatch):
+    sleeps: list[float] = []
+    monkeypatch.setattr(archive_mod, "_sleep", sleeps.append)
+    with pytest.raises(FetchError, match=r"no network connection to 127\.0\.0\.1:9"):
+        fetch_binance_archive("klines", "BTCUSDT", start="2024-01-01", end="2024-01-03", interval="1h",
+                              base_url="http://127.0.0.1:9", cache_dir=tmp_path / "c", progress=False)
+    assert sleeps == []
+
+
+def test_a_connection_lost_after_a_first_answer_is_retried(archive, tmp_path, monkeypatch):
+    sleeps: list[float] = []
+    monkeypatch.setattr(archive_mod, "_sleep", sleeps.append)
+    for day in ("2024-01-01", "2024-01-02"):
+        archive.put("klines", day, kline_csv(day), interval="1h")
+    real = archive_mod.download._get_once
+    lost = {"n": 0}
+
+    def flaky(url, what):
+        if "2024-01-02.zip" in url and not url.endswith("CHECKSUM") and lost["n"] < 2:
+            lost["n"] += 1
+            raise archive_mod.download._Transient("URLError: connection reset", offline=True)
+        return real(url, what)
+
+    monkeypatch.setattr(archive_mod.download, "_get_once", flaky)
+    df = fetch_binance_archive("klines", "BTCUSDT", start="2024-01-01", end="2024-01-03", interval="1h",
+                               base_url=archive.url, cache_dir=tmp_path / "c", progress=False)
+    assert len(df) == 48 and len(sleeps) == 2

@@ -17,6 +17,7 @@ import random
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterable
@@ -42,7 +43,11 @@ _SETTLE_DAYS = 3  # a day missing from the archive this long after it ended is t
 
 
 class _Transient(Exception):
-    """A fault worth another attempt (the message says what went wrong)."""
+    """A fault worth another attempt (the message says what went wrong); ``offline``: no answer came back."""
+
+    def __init__(self, message: str, *, offline: bool = False):
+        super().__init__(message)
+        self.offline = offline
 
 
 # -- downloading -------------------------------------------------------------------------------------
@@ -94,8 +99,10 @@ def _get_once(url: str, what: str) -> bytes | None:
         raise _Transient(f"HTTP {exc.code}") from exc
     except http.client.IncompleteRead as exc:
         raise _Transient(f"body truncated after {len(exc.partial)} bytes (IncompleteRead)") from exc
-    except (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError, OSError) as exc:
+    except http.client.HTTPException as exc:
         raise _Transient(f"{type(exc).__name__}: {exc}") from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        raise _Transient(f"{type(exc).__name__}: {exc}", offline=True) from exc
     if length is not None and length.isdigit() and int(length) != len(data):
         raise _Transient(f"body truncated: {len(data)} of {length} bytes")
     return data
@@ -116,12 +123,27 @@ def _zip_problem(data: bytes) -> str | None:
     return None
 
 
-def _download(url: str, *, retries: int, backoff: float, what: str, verify: bool) -> bytes | None:
-    """A checked archive file (``None`` if the archive has none): whole, a valid zip, matching its checksum."""
+def _download(url: str, *, retries: int, backoff: float, what: str, verify: bool, answered: list[bool]) -> bytes | None:
+    """A checked archive file (``None`` if the archive has none): whole, a valid zip, matching its checksum.
+
+    ``answered`` (one flag, shared by the files of one call): the archive has answered once. Until then a
+    connection error or timeout fails at once ("no network connection"), without retries.
+    """
     attempt = 0
     while True:
         try:
-            data = _get_once(url, what)
+            try:
+                data = _get_once(url, what)
+            except _Transient as exc:
+                if exc.offline and not answered[0]:
+                    host = urllib.parse.urlsplit(url).netloc
+                    raise FetchError(
+                        f"no network connection to {host} (binance archive {what}, first request: {exc}); check the "
+                        "internet connection or proxy and run again: nothing was downloaded",
+                        exchange="binance-archive", method=what,
+                    ) from exc.__cause__
+                raise
+            answered[0] = True
             if data is None:
                 return None
             problem = _zip_problem(data)
@@ -180,6 +202,7 @@ def _day_files(
 
         bar = tqdm(total=len(days), desc=f"binance archive {kind} {symbol}", unit="day", leave=False)
     out: list[bytes] = []
+    answered = [False]
     now = pd.Timestamp.now(tz="UTC")
     try:
         ctx = store.lock() if store is not None else _null()
@@ -195,7 +218,7 @@ def _day_files(
                 elif gone is not None and gone.exists():
                     pass
                 else:
-                    data = _download(url, retries=retries, backoff=backoff, what=kind, verify=verify)
+                    data = _download(url, retries=retries, backoff=backoff, what=kind, verify=verify, answered=answered)
                     if data is None:
                         settled = now - (day + pd.Timedelta(days=1)) > pd.Timedelta(days=_SETTLE_DAYS)
                         if gone is not None and settled:
