@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
@@ -82,15 +82,6 @@ class Depth:
     def for_shock(self, shock: float) -> float:
         """The depth a cascade after ``shock`` meets: the asks for an up shock, the bids for a down one."""
         return self.usd(side_for(shock))
-
-    def with_usd(self, *, bid_usd: float | None = None, ask_usd: float | None = None) -> Depth:
-        """The same record with one or both sides replaced (marked as changed by hand in ``note``)."""
-        return replace(
-            self,
-            bid_usd=self.bid_usd if bid_usd is None else float(bid_usd),
-            ask_usd=self.ask_usd if ask_usd is None else float(ask_usd),
-            note=f"changed by hand from the sourced figure ({_money(self.bid_usd)} bids / {_money(self.ask_usd)} asks). {self.note}".strip(),
-        )
 
     def describe(self, side: DepthSide | None = None, *, full: bool = False) -> str:
         """One line for readouts: the figure(s), band, venue, date and source (``full``: also the address and note).
