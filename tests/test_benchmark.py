@@ -242,3 +242,51 @@ def test_plot_has_fold_scores_and_tooltips(planted_result):
     data = benchmark_data(planted_result)
     assert set(data) == {"long", "short"}
     assert len(data["long"]["fold"]) == len(planted_result.table) // 2
+
+
+def fixed_offset_reference(df, lev):
+    """Plain loop: every candle's USD volume at typical * (1 -/+ 1/L), liquidated in full by the first later
+    candle whose low (long) / high (short) reaches it; nothing closes."""
+    typical = (df["high"] + df["low"] + df["close"]).to_numpy() / 3
+    usd = df["volume"].to_numpy() * typical
+    low, high = df["low"].to_numpy(), df["high"].to_numpy()
+    out = np.zeros((len(df), 2))
+    longs, shorts = [], []
+    for i in range(len(df)):
+        for side, book in ((0, longs), (1, shorts)):
+            keep = []
+            for q, v in book:
+                if (q >= low[i]) if side == 0 else (q <= high[i]):
+                    out[i, side] += v
+                else:
+                    keep.append((q, v))
+            book[:] = keep
+        if i > 0 and usd[i] > 0:  # the first candle opens nothing (documented)
+            longs.append((typical[i] * (1 - 1 / lev), usd[i]))
+            shorts.append((typical[i] * (1 + 1 / lev), usd[i]))
+    return out
+
+
+def test_fixed_offset_baseline_matches_a_plain_loop():
+    from liqtools.analysis.baselines import fixed_offset
+
+    df = ground_truth_market(6, 8)
+    df["volume"] = np.random.default_rng(8).uniform(0, 5, len(df))
+    long, short = fixed_offset(df, (10, 50))
+    for j, lev in enumerate((10, 50)):
+        ref = fixed_offset_reference(df, lev)
+        np.testing.assert_allclose(long[:, j], ref[:, 0], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(short[:, j], ref[:, 1], rtol=1e-9, atol=1e-6)
+    assert long[:, 1].sum() > 0 and short[:, 1].sum() > 0
+
+
+def test_recent_move_is_the_absolute_return_ending_with_the_period():
+    from liqtools.analysis.baselines import recent_move
+
+    df = ground_truth_market(3, 9)
+    daily = pd.DataFrame({"long_usd": 1.0, "short_usd": 1.0}, index=pd.date_range("2026-01-01", periods=3, freq="D", tz="UTC"))
+    per = realized_periods(df, daily)
+    close = df["close"].to_numpy()
+    np.testing.assert_allclose(recent_move(df, per, 6), np.abs(np.log(close[[23, 47, 71]] / close[[17, 41, 65]])))
+    first = np.log(close[23] / df["open"].iloc[0])  # fewer candles than k before: from the first open
+    assert recent_move(df, per, 48)[0] == pytest.approx(abs(first))

@@ -197,3 +197,39 @@ def test_calibrate_bad_input():
         calibrate(df, real, train=1.5)
     with pytest.raises(ValueError, match="heatmap or model options"):
         validate(df, real, heatmap=liquidation_heatmap(df), split="candle")
+
+
+def test_hac_ols_and_spearman_match_statsmodels_and_scipy():
+    import statsmodels.api as sm
+    from scipy import stats
+
+    from liqtools.analysis.scoring import hac_ols, spearman
+
+    rng = np.random.default_rng(3)
+    for n in (8, 60, 240):
+        x = np.column_stack([np.ones(n), rng.normal(size=n), rng.exponential(size=n)])
+        y = x @ [1.0, 2.0, 0.3] + rng.standard_t(3, size=n)
+        beta, t, r2 = hac_ols(y, x, 3)
+        res = sm.OLS(y, x).fit(cov_type="HAC", cov_kwds={"maxlags": 3})
+        np.testing.assert_allclose(beta, res.params, rtol=1e-10)
+        np.testing.assert_allclose(t, res.tvalues, rtol=1e-10)
+        assert r2 == pytest.approx(res.rsquared, abs=1e-12)
+        a = rng.integers(0, 5, n).astype(float)  # ties
+        b = a + rng.normal(size=n)
+        assert spearman(a, b) == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+
+
+def test_validate_coin_units_and_the_candle_grid():
+    df = ground_truth_market(10, 5)
+    real = ground_truth_liquidations(df, 5, noise=0.2)
+    coin = real.div(df["close"].resample("1D").mean(), axis=0)
+    usd = validate(df, real)
+    got = validate(df, coin, units="coin")
+    np.testing.assert_allclose(got.periods["realized_long_usd"], usd.periods["realized_long_usd"])
+    assert got.units == "coin"
+    with pytest.raises(ValueError, match="units must be 'usd' or 'coin'"):
+        validate(df, real, units="USDT")
+    with pytest.raises(ValueError, match="not on the candle grid"):
+        validate(df, real.set_axis(real.index + pd.Timedelta("10min")))
+    with pytest.raises(ValueError, match="whole number of candles"):
+        validate(df, real, period="90min")
