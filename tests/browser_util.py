@@ -62,7 +62,8 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
+def server(cmd: list[str], url: str, log: Path, *, ready: str | None = None) -> Iterator[str]:
+    """Run ``cmd`` until the block ends; yields ``url`` once ``ready`` (default ``url``) answers."""
     # a private Jupyter config, settings and workspace: the user's ~/.jupyter never leaks into a test
     home = Path(tempfile.mkdtemp(prefix="liqtools-jupyter-"))
     env = {
@@ -77,7 +78,7 @@ def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
-            wait_http(url, proc)
+            wait_http(ready or url, proc)
             yield url
         finally:
             proc.terminate()
@@ -88,11 +89,14 @@ def server(cmd: list[str], url: str, log: Path) -> Iterator[str]:
             shutil.rmtree(home, ignore_errors=True)
 
 
-def voila_server(notebook: Path, log: Path) -> contextlib.AbstractContextManager[str]:
+def voila_server(notebook: Path, log: Path, *, extra_args: tuple[str, ...] = ()) -> contextlib.AbstractContextManager[str]:
+    """Voila serving ``notebook`` as ``liqtools dashboard`` does (``extra_args`` appended to its command)."""
     from liqtools.app import voila_command
 
     port = free_port()
-    return server(voila_command(notebook, port), f"http://127.0.0.1:{port}/", log)
+    # readiness from a static file: requesting the page itself would start a kernel and run the notebook
+    base = f"http://127.0.0.1:{port}/"
+    return server([*voila_command(notebook, port), *extra_args], base, log, ready=f"{base}voila/templates/lab/static/voila.js")
 
 
 def lab_server(root: Path, log: Path) -> contextlib.AbstractContextManager[str]:
@@ -187,3 +191,42 @@ def slider_handle(page, label: str, nth: int = 0):  # type: ignore[no-untyped-de
 def key_latency_ms(page, label: str, key: str, name: str, column: str, nth: int = 0) -> float:  # type: ignore[no-untyped-def]
     """Milliseconds from a key press on the slider to the named source's column changing in the page."""
     return float(page.evaluate(KEY_LATENCY, [slider_handle(page, label, nth), key, name, column]))
+
+
+FIRST_PLOT = """() => {
+  if (!window.Bokeh || !Bokeh.documents) return false;
+  const has_data = Bokeh.documents.some(doc => {
+    const m = doc.get_model_by_name('map_bars');
+    return m && m.data && m.data.price && m.data.price.length > 0;
+  });
+  if (!has_data) return false;
+  // a drawn canvas inside a bokeh plot (open shadow roots), visible on the page
+  const stack = [document];
+  while (stack.length) {
+    const root = stack.pop();
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) stack.push(el.shadowRoot);
+      if (el.tagName === 'CANVAS' && el.width > 50 && el.height > 50) {
+        const r = el.getBoundingClientRect();
+        if (r.width > 50 && r.height > 50 && r.bottom > 0 && r.top < window.innerHeight) return true;
+      }
+    }
+  }
+  return false;
+}"""
+
+
+def first_plot_visible(page, timeout_ms: int = 120_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the dashboard's first plot (the map) is drawn on a visible canvas with its data in BokehJS."""
+    page.wait_for_function(FIRST_PLOT, timeout=timeout_ms, polling=50)
+
+
+def visible_slider_handle(page, label: str):  # type: ignore[no-untyped-def]
+    """The handle of the slider labelled ``label`` in the open tab (a shared slider shows once per built tab)."""
+    sliders = page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text=label))
+    return sliders.first.locator(".noUi-handle").element_handle(timeout=60_000)
+
+
+def visible_key_latency_ms(page, label: str, key: str, name: str, column: str) -> float:  # type: ignore[no-untyped-def]
+    """:func:`key_latency_ms` on the visible slider with that label."""
+    return float(page.evaluate(KEY_LATENCY, [visible_slider_handle(page, label), key, name, column]))

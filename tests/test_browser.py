@@ -9,10 +9,20 @@ import os
 import shutil
 import time
 
-
 import numpy as np
 import pytest
-from browser_util import READ_SOURCE, ROOT, browser, key_latency_ms, lab_server, missing_browser_parts, voila_server, wait_equal
+from browser_util import (
+    READ_SOURCE,
+    ROOT,
+    browser,
+    first_plot_visible,
+    key_latency_ms,
+    lab_server,
+    missing_browser_parts,
+    visible_key_latency_ms,
+    voila_server,
+    wait_equal,
+)
 
 import liqtools as lt
 
@@ -61,7 +71,7 @@ def dashboard_page(chromium):
     errors: list[str] = []
     with voila_server(ROOT / "notebooks" / "dashboard.ipynb", ARTIFACTS / "voila.log") as url:
         page = open_page(chromium, url, errors)
-        page.wait_for_function("() => window.Bokeh && Bokeh.documents && Bokeh.documents.length >= 4", timeout=180_000)
+        first_plot_visible(page, timeout_ms=180_000)
         page.locator(".noUi-handle").first.wait_for(timeout=60_000)
         yield page, errors
         page.close()
@@ -75,10 +85,20 @@ def python_twin():
     return Dashboard()
 
 
+def open_tab(page, name, slider_label, source):
+    """Click a tab and wait for its explorer: built in the kernel when first opened ("building..." until then)."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text=slider_label)).first.wait_for(timeout=120_000)
+    page.wait_for_function("(name) => Bokeh.documents.some(d => d.get_model_by_name(name))", arg=source, timeout=60_000)
+
+
 def test_dashboard_renders_without_errors(dashboard_page):
     page, errors = dashboard_page
     shot(page, "dashboard-map.png")
     assert read(page, "map_price", "x") == [float(lt.load_sample()["close"].iloc[-1])]
+    # only the open tab is built: the heatmap's sources are not in the page yet
+    assert read(page, "heatmap_image", "x") is None
+    assert page.get_by_text("building the Heatmap tab...").count() == 1
     assert real_errors(errors) == []
 
 
@@ -99,9 +119,8 @@ def test_map_tab_price_move_key(dashboard_page, python_twin):
 
 def test_cascade_tab_shock_key(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.get_by_role("tab", name="Cascade", exact=True).click()
-    page.locator(".widget-slider", has=page.locator(".widget-label", has_text="shock size bp")).first.wait_for()
-    ms = key_latency_ms(page, "shock size bp", "ArrowRight", "cascade_up", "price")
+    open_tab(page, "Cascade", "shock size bp", "cascade_up")
+    ms = visible_key_latency_ms(page, "shock size bp", "ArrowRight", "cascade_up", "price")
     assert ms > 0
     python_twin.cascade.controls["shock"].value = 105
     for name in ("cascade_up", "cascade_down"):
@@ -114,15 +133,14 @@ def test_cascade_tab_shock_key(dashboard_page, python_twin):
 
 def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.get_by_role("tab", name="Heatmap", exact=True).click()
-    time.sleep(0.5)
-    # the time slider is shared by the tabs: the heatmap tab's copy is the second on the page
-    ms = key_latency_ms(page, "time", "ArrowLeft", "side_price", "x", nth=1)
+    open_tab(page, "Heatmap", "100x weight %", "side_price")
+    # the time slider is shared by the tabs: use the heatmap tab's copy (the visible one)
+    ms = visible_key_latency_ms(page, "time", "ArrowLeft", "side_price", "x")
     assert ms > 0
     python_twin.time.value = len(python_twin.df) - 2
     wait_equal(page, "side_price", "x", python_twin.heatmap.sources["side_price"].data["x"])
     wait_equal(page, "side_bars", "short_usd", python_twin.heatmap.sources["side_bars"].data["short_usd"])
-    ms = key_latency_ms(page, "100x weight %", "ArrowRight", "side_bars", "long_usd", nth=1)
+    ms = visible_key_latency_ms(page, "100x weight %", "ArrowRight", "side_bars", "long_usd")
     assert ms > 0
     python_twin.heatmap.controls["w100x"].value = 16
     wait_equal(page, "side_bars", "long_usd", python_twin.heatmap.sources["side_bars"].data["long_usd"])
@@ -133,9 +151,8 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
 
 def test_momentum_tab_horizon_key(dashboard_page, python_twin):
     page, errors = dashboard_page
-    page.get_by_role("tab", name="Momentum", exact=True).click()
-    time.sleep(0.5)
-    ms = key_latency_ms(page, "horizon", "ArrowLeft", "momentum_effects", "effect")
+    open_tab(page, "Momentum", "horizon", "momentum_effects")
+    ms = visible_key_latency_ms(page, "horizon", "ArrowLeft", "momentum_effects", "effect")
     assert ms > 0
     python_twin.momentum.controls["horizon"].value = 12
     wait_equal(page, "momentum_horizon", "x", [12])

@@ -244,6 +244,20 @@ def test_momentum_explorer(sample):
     assert "Hindsight" in ex.readout_lines[-1]
 
 
+def test_dashboard_builds_tabs_when_opened():
+    dash = Dashboard()
+    assert dash.built == ("Map",)
+    pages = dash.tabs.children
+    assert "building the Heatmap tab" in pages[1].children[0].value
+    dash.time.value = 250  # moved before the heatmap exists: it starts at the current time
+    dash.tabs.selected_index = 1
+    assert dash.built == ("Map", "Heatmap")
+    assert pages[1].children[0] is dash.heatmap.widget
+    assert dash.heatmap.sources["side_price"].data["x"] == [float(dash.df["close"].iloc[250])]
+    assert "building the Cascade tab" in pages[2].children[0].value
+    assert set(dash.build_seconds) == {"Map", "Heatmap"}
+
+
 def test_dashboard_shares_time():
     dash = Dashboard()
     dash.time.value = 300

@@ -17,6 +17,9 @@ from liqtools.plotting.theme import CAVEAT
 __all__ = ["Explorer", "ensure_bokeh_loaded"]
 
 _BOKEH_LOADED = False
+#: The BokehJS bundles the explorers use: the core, widgets and tables (DataTable); not WebGL or MathJax,
+#: which would double what an inline page carries (BOKEH_RESOURCES=inline puts each bundle in the page twice).
+BOKEH_COMPONENTS = ("bokeh", "bokeh-widgets", "bokeh-tables")
 
 
 def ensure_bokeh_loaded() -> None:
@@ -25,8 +28,11 @@ def ensure_bokeh_loaded() -> None:
     global _BOKEH_LOADED
     if not _BOKEH_LOADED:
         from bokeh.io import output_notebook
+        from bokeh.resources import Resources
+        from bokeh.settings import settings
 
-        output_notebook(hide_banner=True)
+        resources = Resources(mode=settings.resources(), components=list(BOKEH_COMPONENTS))  # type: ignore[arg-type]
+        output_notebook(resources, hide_banner=True)
         _BOKEH_LOADED = True
 
 
