@@ -2,6 +2,7 @@
 
     python benchmarks/bench_truth.py            # all three markets, full tables
     python benchmarks/bench_truth.py eth-2024   # one market
+    python benchmarks/bench_truth.py --extra turnover=0.1   # also search an option beyond the grid
 
 Runs ``liqtools benchmark --sample NAME`` in a fresh process per market (imports included, as a user
 would run it), prints its wall time against the 60 s target and its full output: the plain-words
@@ -19,10 +20,10 @@ MARKETS = ("eth-2024", "sol-2024", "btc")
 TARGET_S = 60.0
 
 
-def run(name: str) -> tuple[float, str]:
+def run(name: str, extra: list[str]) -> tuple[float, str]:
     t = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-m", "liqtools", "benchmark", "--sample", name],
+        [sys.executable, "-m", "liqtools", "benchmark", "--sample", name, *extra],
         check=True,
         capture_output=True,
         text=True,
@@ -31,11 +32,19 @@ def run(name: str) -> tuple[float, str]:
 
 
 def main(argv: list[str]) -> None:
+    extra, names = [], []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--extra":
+            extra += ["--extra", next(it)]
+        else:
+            names.append(arg)
     times = {}
-    for name in argv or MARKETS:
-        wall, text = run(name)
+    for name in names or MARKETS:
+        wall, text = run(name, extra)
         times[name] = wall
-        print(f"=== liqtools benchmark --sample {name}: {wall:.1f} s wall (target < {TARGET_S:.0f} s) ===")
+        shown = " ".join(["liqtools benchmark --sample", name, *extra])
+        print(f"=== {shown}: {wall:.1f} s wall (target < {TARGET_S:.0f} s) ===")
         print(text)
     print("Wall times: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
     slow = [k for k, v in times.items() if v >= TARGET_S]

@@ -221,6 +221,8 @@ def test_cli_benchmark(capsys, tmp_path):
     np.testing.assert_allclose(got["spearman"].to_numpy(), expected["spearman"].to_numpy())
     assert main([*args[:-2], "--methods", "default", "--embargo", "12h"]) == 0
     assert "embargo of 12 period" in capsys.readouterr().out
+    assert main([*args[:-2], "--methods", "default,calibrated", "--extra", "half_life=2D", "--folds", "4"]) == 0
+    assert "extra half_life=2D" in capsys.readouterr().out
     assert main(["benchmark", "--data", str(data)]) == 2
     assert "--realized" in capsys.readouterr().err
     assert main(["benchmark", "--sample", "nope"]) == 2

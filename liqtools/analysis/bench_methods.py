@@ -233,7 +233,6 @@ def method_specs(methods: Sequence[MethodSpec] | Mapping[str, MethodSpec] | None
     """``(name, run)`` for every method, ``"range"`` first (``run`` None: the baseline itself)."""
     if methods is None:
         items: list[tuple[str, MethodSpec]] = [(m, m) for m in (*BASE_METHODS, *MODEL_METHODS)]
-        items += [(_label(o), o) for o in extra_options]
     elif isinstance(methods, Mapping):
         items = [(str(k), v) for k, v in methods.items()]
     elif isinstance(methods, (str, bytes)) or not isinstance(methods, Sequence):
@@ -249,6 +248,8 @@ def method_specs(methods: Sequence[MethodSpec] | Mapping[str, MethodSpec] | None
                 items.append((_label(m), m))
             else:
                 raise DataError(f"a benchmark method must be a name, a callable or a dict of options, got {m!r}")
+    # every extra option set is also scored on its own (with the default profile)
+    items += [(_label(o), o) for o in extra_options if _label(o) not in [n for n, _ in items]]
     out: list[tuple[str, Callable[[Context, int], Prediction] | None]] = [("range", None)]
     for name, spec in items:
         if name == "range" or spec == "range":

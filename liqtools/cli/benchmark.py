@@ -3,6 +3,7 @@
     liqtools benchmark --sample eth-2024                 # a bundled market with its realized liquidations
     liqtools benchmark --data m.parquet --realized liq.csv --units coin --folds 5 --embargo 48h
     liqtools benchmark --sample sol-2024 --format csv    # the tidy fold-by-fold table
+    liqtools benchmark --sample eth-2024 --extra turnover=0.1   # an option beyond the calibration grid
 """
 
 from __future__ import annotations
@@ -22,6 +23,26 @@ def _embargo(text: str | None) -> int | str | None:
         return int(text)
     except ValueError:
         return text
+
+
+def _value(text: str) -> object:
+    if text in ("None", "none"):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def extra_arg(text: str) -> dict[str, object]:
+    """``KEY=VALUE[,KEY=VALUE...]`` as one dict of liquidation_heatmap options (numbers as floats)."""
+    out: dict[str, object] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"--extra takes KEY=VALUE[,KEY=VALUE...], got {text!r}")
+        out[key.strip()] = _value(value.strip())
+    return out
 
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
@@ -51,6 +72,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         embargo=_embargo(args.embargo),
         units=args.units,
         market=market,
+        extra_options=args.extra or (),
     )
     if args.format == "csv":
         sys.stdout.write(result.table.to_csv(index=False))
@@ -84,5 +106,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "and test; default 24 hours, at least one period")
     p.add_argument("--methods", metavar="LIST", help="comma-separated methods (default all): recent_move, fixed_offset, "
                    "fixed_offset_<L>, default, calibrated, tiers, lognormal, split, half_life, path")
+    p.add_argument("--extra", type=extra_arg, action="append", metavar="KEY=VALUE[,...]", help="an option set "
+                   "beyond the calibration grid (liquidation_heatmap keywords, e.g. turnover=0.1): searched by the "
+                   "calibration and scored on its own; repeatable")
     p.add_argument("--format", choices=("table", "csv"), default="table", help="output format (default table)")
     p.set_defaults(func=cmd_benchmark)
