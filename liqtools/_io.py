@@ -30,9 +30,24 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], objec
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the file gets the user's normal mode
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc tells it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

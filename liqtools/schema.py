@@ -44,6 +44,8 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "mark_close", 
 LONG_SHORT_RATIO: str = "long_short_ratio"
 # Columns that may hold NaN: open interest is carried forward by the model, funding is sparse.
 _NULLABLE = frozenset({"oi_usd", "funding_rate"})
+#: Largest magnitude any market column may hold (the model sums values over levels and candles).
+MAX_ABS_VALUE = 1e30
 
 
 def _row(index: pd.Index, pos: int) -> str:
@@ -121,6 +123,10 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
         if bad.any():
             pos = _first(bad)
             raise DataError(f"column {col!r} has a non-finite value {values[pos]} at {_row(index, pos)}")
+        huge = np.abs(values) > MAX_ABS_VALUE  # sums over levels and candles would overflow float64
+        if huge.any():
+            pos = _first(huge)
+            raise DataError(f"column {col!r} has {values[pos]:g} at {_row(index, pos)}, above {MAX_ABS_VALUE:g}: rescale the units")
         if col in PRICE_COLUMNS and (values <= 0).any():
             pos = _first(values <= 0)
             raise DataError(f"column {col!r} must be > 0, got {values[pos]} at {_row(index, pos)}")

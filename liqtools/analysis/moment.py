@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from liqtools._format import price_text, usd
 from liqtools.analysis.heatmap import Heatmap, Split, TimeLike, liquidation_heatmap
 from liqtools.analysis.levels import find_clusters, liquidation_map
 from liqtools.analysis.profile import LeverageProfile
-from liqtools._format import price_text, usd
+from liqtools.errors import DataError
 
 __all__ = ["ClusterView", "clusters_at", "describe_clusters"]
 
@@ -72,6 +74,8 @@ def clusters_at(
     """Run the heatmap model on ``df`` and read the map and clusters after candle ``at`` (default: the last).
 
     ``cluster_options`` go to :func:`find_clusters`, ``heatmap_options`` to :func:`liquidation_heatmap`.
+    A time ``at`` must fall inside the data: from the first candle to the end of the last one (its start
+    plus the typical candle length); later, earlier, ``NaT`` or text that is not a time is a ``DataError``.
 
     Examples
     --------
@@ -81,9 +85,31 @@ def clusters_at(
     True
     """
     hm = liquidation_heatmap(df, leverage=leverage, split=split, bin_size=bin_size, **heatmap_options)
-    pos = hm.candle_position(-1 if at is None else at)
+    pos = hm.candle_position(-1 if at is None else _check_time(at, hm._index))
     price = hm.close_at(pos)
     levels = hm.levels_at(pos)
     map_df = liquidation_map(levels, price, bin_size=hm.bin_size)
     clusters = find_clusters(map_df, price, **dict(cluster_options or {}))
     return ClusterView(hm, hm._index[pos], price, levels, map_df, clusters)
+
+
+def _check_time(at: TimeLike, index: pd.DatetimeIndex) -> TimeLike:
+    """``at`` unchanged when it is a candle position or a time inside the data; a DataError otherwise."""
+    if isinstance(at, (int, np.integer)) and not isinstance(at, bool):
+        return at
+    try:
+        ts = pd.Timestamp(at)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise DataError(f"{at!r} is not a time (write it like 2026-02-01T12:00)") from exc
+    if pd.isna(ts):
+        raise DataError(f"{at!r} is not a time: give a time inside the data or a candle position")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    step = index[1:] - index[:-1]
+    length = pd.Series(step).median() if len(step) else pd.Timedelta(0)
+    end = index[-1] + length
+    if ts >= end and ts != index[-1]:
+        raise DataError(
+            f"time {ts:%Y-%m-%d %H:%M} UTC is after the last candle {index[-1]:%Y-%m-%d %H:%M} UTC "
+            f"(the data end at {end:%Y-%m-%d %H:%M} UTC)"
+        )
+    return ts

@@ -5,22 +5,31 @@ from __future__ import annotations
 import argparse
 
 from liqtools._format import price_text
-from liqtools.cli._common import load, model_options, table, view
+from liqtools.cli._common import load, model_options, number, table, view, whole
+from liqtools.errors import DataError
 
 __all__ = ["register"]
 
 
 def _horizons(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(x) for x in text.split(",") if x.strip())
+        out = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"horizons must be comma-separated integers such as 1,4,12,24, got {text!r}") from None
+        out = ()
+    if not out or min(out) < 1:
+        raise argparse.ArgumentTypeError(f"horizons must be comma-separated integers >= 1 such as 1,4,12,24, got {text!r}")
+    return out
 
 
 def cmd_momentum(args: argparse.Namespace) -> int:
     from liqtools.analysis.momentum import event_study
 
     df = load(args)
+    longest = max(args.horizons)
+    if longest >= len(df):
+        raise DataError(f"--horizons: horizon {longest} candles is longer than the data ({len(df):,} candles)")
+    if args.lookback >= len(df):
+        raise DataError(f"--lookback {args.lookback} candles is longer than the data ({len(df):,} candles)")
     v = view(args, df)
     if v.clusters.empty:
         print("No clusters at this moment: nothing to study.")
@@ -40,6 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     model_options(p)
     e = p.add_argument_group("event study")
     e.add_argument("--horizons", type=_horizons, default=(1, 4, 12, 24), help="forward horizons in candles (default 1,4,12,24)")
-    e.add_argument("--rearm", type=float, default=1.0, metavar="PCT", help="%% away from a band before a new entry counts (default 1)")
-    e.add_argument("--lookback", type=int, default=12, help="candles of the entry velocity and volume median (default 12)")
+    e.add_argument("--rearm", type=number(low=0), default=1.0, metavar="PCT", help="%% away from a band before a new entry counts (default 1)")
+    e.add_argument("--lookback", type=whole(low=1), default=12, help="candles of the entry velocity and volume median (default 12)")
     p.set_defaults(func=cmd_momentum)

@@ -7,30 +7,16 @@ import sys
 
 import pandas as pd
 
-from liqtools.cli._common import load, profile, split_arg
+from liqtools.cli._common import load, number, profile, split_arg
 
 __all__ = ["read_realized", "register"]
 
 
 def read_realized(path: str) -> pd.DataFrame:
-    from pathlib import Path
+    """Realized liquidations from a ``.parquet`` or ``.csv`` file: a UTC time index, ``long_usd``, ``short_usd``."""
+    from liqtools.data.files import read_time_frame
 
-    from liqtools.errors import DataError
-
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"realized liquidations file {path} does not exist")
-    try:
-        if file.suffix.lower() == ".csv":
-            out = pd.read_csv(file, index_col=0)
-            out.index = pd.to_datetime(out.index, utc=True)
-        else:
-            out = pd.read_parquet(file)
-    except (OSError, ValueError, ImportError) as exc:
-        raise DataError(f"cannot read realized liquidations from {path}: {exc}") from exc
-    if isinstance(out.index, pd.DatetimeIndex) and out.index.tz is None:
-        out.index = out.index.tz_localize("UTC")
-    return out
+    return read_time_frame(path, what="realized liquidations")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -67,7 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "long_usd, short_usd per period); default: the bundled sample liquidations")
     p.add_argument("--data", metavar="FILE", help="market frame (.parquet or .csv); default: the bundled sample")
     p.add_argument("--leverage", metavar="SPEC", help="leverage profile 'L:w,L:w,...' or one leverage (default MODEL.md's)")
-    p.add_argument("--mmr", type=float, default=0.004, help="maintenance margin rate for every tier (default 0.004)")
+    p.add_argument("--mmr", type=number(low=0, high=1), default=0.004, help="maintenance margin rate for every tier (default 0.004)")
     p.add_argument("--split", type=split_arg, default="both", help="both | taker | candle | long share (default both)")
     p.add_argument("--half-life", metavar="T", help="beyond MODEL.md: decay of positions, in candles or a time such as 7D")
     p.add_argument("--entry", choices=("typical", "path"), default="typical", help="beyond MODEL.md: 'path' entries (default typical)")
