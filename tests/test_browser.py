@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,6 +160,36 @@ def test_momentum_tab_horizon_key(dashboard_page, python_twin):
     assert read(page, "momentum_effects", "effect") == python_twin.momentum.sources["momentum_effects"].data["effect"]
     time.sleep(0.5)
     shot(page, "dashboard-momentum.png")
+    assert real_errors(errors) == []
+
+
+def test_map_downloads(dashboard_page, python_twin):
+    page, errors = dashboard_page
+    page.get_by_role("tab", name="Map", exact=True).click()
+    wait_equal(page, "map_price", "x", python_twin.map.sources["map_price"].data["x"])
+    link = page.locator("a", has_text="download the map (CSV)").first
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename.endswith("-map.csv")
+    assert Path(download.path()).read_text() == python_twin.map.map.to_csv()
+    with page.expect_download() as info:
+        page.locator("a", has_text="the clusters (CSV)").first.click()
+    assert Path(info.value.path()).read_text() == python_twin.map.clusters.to_csv()
+    assert real_errors(errors) == []
+
+
+def test_market_switch(dashboard_page):
+    page, errors = dashboard_page
+    page.get_by_role("tab", name="Map", exact=True).click()
+    page.locator(".widget-dropdown", has=page.locator("label", has_text="market")).locator("select").select_option(index=list(lt.sample_names()).index("sol-2024"))
+    sol = lt.load_sample("sol-2024")
+    wait_equal(page, "map_price", "x", [float(sol["close"].iloc[-1])], timeout_ms=120_000)
+    assert page.get_by_text("building the Heatmap tab...").count() == 1  # the other tabs wait to be opened again
+    open_tab(page, "Heatmap", "100x weight %", "heatmap_image")
+    wait_equal(page, "side_price", "x", [float(sol["close"].iloc[-1])], timeout_ms=120_000)
+    time.sleep(0.5)
+    shot(page, "dashboard-heatmap-sol.png")
     assert real_errors(errors) == []
 
 

@@ -258,6 +258,51 @@ def test_dashboard_builds_tabs_when_opened():
     assert set(dash.build_seconds) == {"Map", "Heatmap"}
 
 
+def test_dashboard_switches_market():
+    dash = Dashboard()
+    assert list(dash.market.options) == list(lt.sample_names())
+    btc_bars = np.asarray(dash.map.sources["map_bars"].data["long_usd"]).copy()
+    dash.tabs.selected_index = 1
+    dash.market.value = "eth-2024"
+    eth = lt.load_sample("eth-2024")
+    assert dash.built == ("Heatmap",)  # the open tab rebuilt for the new market, the others wait
+    pd.testing.assert_frame_equal(dash.df, eth)
+    assert dash.time.max == len(eth) - 1
+    assert dash.heatmap.sources["side_price"].data["x"] == [float(eth["close"].iloc[-1])]
+    assert list(dash.heatmap.sources["realized"].data["long_usd"]) == lt.load_sample_liquidations("eth-2024")["long_usd"].tolist()
+    assert "taker" in dash.heatmap.controls["split"].options  # ETH has taker volume
+    hm = lt.liquidation_heatmap(eth, leverage=lt.LeverageProfile.default(), every=len(eth), bin_size=lt.analysis.heatmap.nice_bin_size(float(eth["close"].median()), 0.05))
+    check_map_explorer(dash.map, hm.levels_at(len(eth) - 1), float(eth["close"].iloc[-1]))
+    assert not np.array_equal(np.asarray(dash.map.sources["map_bars"].data["long_usd"]), btc_bars)
+    assert dash.cascade.up.start_price == float(eth["close"].iloc[-1])
+    assert "ETHUSDT" in dash.market_note.value
+
+
+def test_map_downloads_match_the_picture(sample):
+    import base64
+    import io
+    import re
+
+    ex = MapExplorer(sample)
+    ex.update(time=900, price_move=-150)
+    links = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', ex.downloads.value))
+    stem = f"liqtools-20260113-2300-at-{ex.current_price():.6g}"
+    assert sorted(links) == [f"{stem}-clusters.csv", f"{stem}-map.csv"]
+    got = {name.rsplit("-", 1)[1]: pd.read_csv(io.BytesIO(base64.b64decode(b)), index_col=0) for name, b in links.items()}
+    pd.testing.assert_frame_equal(got["map.csv"], ex.map, check_exact=False, rtol=1e-12, check_index_type=False)
+    pd.testing.assert_frame_equal(got["clusters.csv"], ex.clusters, check_exact=False, rtol=1e-12, check_index_type=False)
+
+
+def test_heatmaps_are_shared_within_the_process(sample):
+    from liqtools.widgets._cache import cached_heatmap
+
+    a, b = MapExplorer(sample), MapExplorer(lt.load_sample())
+    assert a.heatmap() is b.heatmap()
+    edited = sample.copy()
+    edited.iloc[5, edited.columns.get_loc("oi_usd")] *= 2
+    assert cached_heatmap(edited, every=100) is not cached_heatmap(sample, every=100)
+
+
 def test_dashboard_shares_time():
     dash = Dashboard()
     dash.time.value = 300

@@ -395,7 +395,8 @@ def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, 
     )
     real = ColumnDataSource(data["realized"], name="realized")
     pred = ColumnDataSource(data["predicted"], name="predicted")
-    day = 0.8 * 86_400_000.0
+    times = np.asarray(data["realized"]["time"], dtype=float)
+    day = 0.8 * (float(np.median(np.diff(times))) if len(times) > 1 else 86_400_000.0)  # bars as wide as a realized period
     fig.vbar(x="time", top="short_usd", width=day, source=real, color=SHORT_COLOR, alpha=0.4, legend_label="realized shorts")
     fig.vbar(x="time", top="neg_long_usd", width=day, source=real, color=LONG_COLOR, alpha=0.4, legend_label="realized longs")
     fig.line("time", "short_usd", source=pred, color=SHORT_COLOR, line_width=2, legend_label="model shorts")

@@ -8,7 +8,7 @@ import pandas as pd
 from liqtools.analysis.profile import LeverageProfile
 from liqtools.errors import DataError
 
-__all__ = ["LeverageControls", "SplitControls", "DOMINANT_CHOICES", "STYLE", "TOP_CLUSTERS", "time_slider", "usd_options"]
+__all__ = ["DOMINANT_CHOICES", "STYLE", "TOP_CLUSTERS", "LeverageControls", "SplitControls", "csv_link", "time_slider", "usd_options"]
 
 DOMINANT_CHOICES = (2, 3, 5, 10, 20, 25, 50, 75, 100, 125)
 STYLE = {"description_width": "110px"}
@@ -31,7 +31,7 @@ class LeverageControls:
         self.base = base
         self.tiers = {
             f"w{lev:g}x": W.IntSlider(
-                value=int(round(w * 100)), min=0, max=100, step=1, description=f"{lev:g}x weight %", continuous_update=False, style=_STYLE
+                value=round(w * 100), min=0, max=100, step=1, description=f"{lev:g}x weight %", continuous_update=False, style=_STYLE
             )
             for lev, w in zip(base.leverages, base.weights_array)
         }
@@ -103,3 +103,19 @@ def time_slider(df: pd.DataFrame, value: int | None = None) -> W.IntSlider:
         style=_STYLE,
         layout=W.Layout(width="420px"),
     )
+
+
+def csv_link(frame: pd.DataFrame, filename: str, label: str) -> str:
+    """An HTML link that downloads ``frame`` as a CSV file (a ``data:`` URI: works in Voila, needs no server route).
+
+    Examples
+    --------
+    >>> link = csv_link(pd.DataFrame({"a": [1]}), "x.csv", "download the table")
+    >>> link.startswith('<a download="x.csv" href="data:text/csv;base64,')
+    True
+    """
+    import base64
+    import html
+
+    payload = base64.b64encode(frame.to_csv().encode()).decode("ascii")
+    return f'<a download="{html.escape(filename)}" href="data:text/csv;base64,{payload}" style="margin-right:14px">{html.escape(label)}</a>'

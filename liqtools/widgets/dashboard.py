@@ -65,7 +65,7 @@ class Dashboard:
             from liqtools.data.sample import sample_names
 
             names = sample_names()
-            self.market = W.Dropdown(options=[(f"{n}: {d.split(',')[0]}", n) for n, d in names.items()], value=market, description="market", style=STYLE, layout=W.Layout(width="520px"))
+            self.market = W.Dropdown(options=list(names), value=market, description="market", style=STYLE, layout=W.Layout(width="260px"))
             self.market_note = W.HTML()
             self.market.observe(lambda _change: self._load_sample(), names="value")
             self._load_sample()

@@ -9,15 +9,24 @@ import pandas as pd
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource
 
-from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.heatmap import Heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map
 from liqtools.analysis.moment import describe_clusters
-from liqtools.plotting.figures import heatmap_color_high, heatmap_data, heatmap_figure, liquidations_data, liquidations_figure, map_data, map_side_figure, to_ms
+from liqtools.plotting.figures import (
+    heatmap_color_high,
+    heatmap_data,
+    heatmap_figure,
+    liquidations_data,
+    liquidations_figure,
+    map_data,
+    map_side_figure,
+    to_ms,
+)
 from liqtools.plotting.theme import price_text, usd
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
-from liqtools.widgets.controls import time_slider
-from liqtools.widgets.controls import LeverageControls, SplitControls
+from liqtools.widgets._cache import cached_heatmap
+from liqtools.widgets.controls import LeverageControls, SplitControls, time_slider
 
 __all__ = ["HeatmapExplorer"]
 
@@ -76,7 +85,7 @@ class HeatmapExplorer(Explorer):
         self._on_change(self._time_moved, "time")
 
     def _heatmap(self) -> Heatmap:
-        return liquidation_heatmap(
+        return cached_heatmap(
             self.df, leverage=self.leverage.profile(), split=self.split.value(), bin_size=float(self.controls["bin_size"].value), every=self.every
         )
 

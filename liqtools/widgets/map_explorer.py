@@ -8,7 +8,7 @@ import ipywidgets as W
 import numpy as np
 import pandas as pd
 
-from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
+from liqtools.analysis.heatmap import Heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
 from liqtools.analysis.moment import describe_clusters
 from liqtools.analysis.profile import LeverageProfile, as_profile
@@ -16,8 +16,9 @@ from liqtools.plotting.figures import map_data, map_figure
 from liqtools.plotting.theme import price_text
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
+from liqtools.widgets._cache import cached_heatmap
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import TOP_CLUSTERS, LeverageControls, SplitControls, time_slider, usd_options
+from liqtools.widgets.controls import TOP_CLUSTERS, LeverageControls, SplitControls, csv_link, time_slider, usd_options
 
 __all__ = ["MapExplorer"]
 
@@ -81,7 +82,7 @@ class MapExplorer(Explorer):
         if not self.teaching:
             self.controls["time"] = time_control or time_slider(df)  # type: ignore[arg-type]
         self._levels_cache: tuple[tuple, pd.DataFrame] | None = None
-        self._heatmaps: dict[tuple, Heatmap] = {}
+        self.downloads = W.HTML()
 
         self._levels_changed_names = ["entry_price", "open_interest", "spread", *self.leverage.controls, *self.split.controls]
         levels, price_now = self.current_levels(), self.current_price()
@@ -108,15 +109,10 @@ class MapExplorer(Explorer):
         return (tuple(p.leverages), tuple(p.weights_array), tuple(p.mmrs), self.split.value())
 
     def heatmap(self) -> Heatmap:
-        """Data mode: the heatmap for the current leverage and split (the last few are kept)."""
-        key = self._model_key()
-        if key not in self._heatmaps:
-            if len(self._heatmaps) >= 8:
-                self._heatmaps.pop(next(iter(self._heatmaps)))
-            # only the levels are needed here: one coarse snapshot keeps the picture part of the model cheap
-            coarse = nice_bin_size(float(self.df["close"].median()), 0.05)  # type: ignore[index]
-            self._heatmaps[key] = liquidation_heatmap(self.df, leverage=self.profile(), split=self.split.value(), every=len(self.df), bin_size=coarse)  # type: ignore[arg-type]
-        return self._heatmaps[key]
+        """Data mode: the heatmap for the current leverage and split (computed once per process and frame)."""
+        # only the levels are needed here: one coarse snapshot keeps the picture part of the model cheap
+        coarse = nice_bin_size(float(self.df["close"].median()), 0.05)  # type: ignore[index]
+        return cached_heatmap(self.df, leverage=self.profile(), split=self.split.value(), every=len(self.df), bin_size=coarse)  # type: ignore[arg-type]
 
     def current_price(self) -> float:
         """Teaching mode: the price slider. Data mode: the chosen candle's close moved by ``price_move`` basis points."""
@@ -166,11 +162,18 @@ class MapExplorer(Explorer):
     def _show(self, map_df: pd.DataFrame, clusters: pd.DataFrame, price: float) -> None:
         self.map, self.clusters = map_df, clusters
         self._assign(map_data(map_df, price, clusters))
+        self._update_downloads(price)
         mode = "teaching mode (synthetic positions)" if self.teaching else f"after {self.df.index[int(self.controls['time'].value)]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
         self._set_readout([f"Price {price_text(price)}, {mode}; {self.profile()!r}", *describe_clusters(clusters, price)])
         if not self.teaching and not self.time_label.value:
             t = int(self.controls["time"].value)
             self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
+
+    def _update_downloads(self, price: float) -> None:
+        """The links download exactly the map and clusters on screen (named after the time and price)."""
+        when = "teaching" if self.teaching else f"{self.df.index[int(self.controls['time'].value)]:%Y%m%d-%H%M}"  # type: ignore[union-attr]
+        stem = f"liqtools-{when}-at-{price:.6g}"
+        self.downloads.value = csv_link(self.map, f"{stem}-map.csv", "download the map (CSV)") + csv_link(self.clusters, f"{stem}-clusters.csv", "the clusters (CSV)")
 
     def _controls_layout(self) -> W.Widget:
         c = self.controls
@@ -178,5 +181,5 @@ class MapExplorer(Explorer):
             left = [c["price"], c["entry_price"], c["open_interest"], c["spread"]]
         else:
             left = [W.HBox([c["time"], self.time_label]), c["price_move"]]
-        left += [self.split.box(), c["bin_size"]]
+        left += [self.split.box(), c["bin_size"], self.downloads]
         return W.HBox([W.VBox(left), self.leverage.box()])

@@ -7,13 +7,14 @@ import numpy as np
 import pandas as pd
 
 from liqtools._format import price_text
-from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap
+from liqtools.analysis.heatmap import Heatmap
 from liqtools.analysis.levels import find_clusters, liquidation_map
 from liqtools.analysis.momentum import EventStudy, event_study
 from liqtools.errors import DataError
 from liqtools.plotting.figures import effects_data, momentum_figure, paths_data, table_data
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
+from liqtools.widgets._cache import cached_heatmap
 from liqtools.widgets.controls import STYLE as _STYLE
 from liqtools.widgets.controls import TOP_CLUSTERS, time_slider
 
@@ -46,7 +47,7 @@ class MomentumExplorer(Explorer):
     def __init__(self, df: pd.DataFrame, *, time_control: W.IntSlider | None = None) -> None:
         super().__init__()
         self.df = validate_market(df, require=("oi_usd",))
-        self._hm: Heatmap = liquidation_heatmap(self.df, every=len(self.df), bin_size=float(self.df["close"].median()) * 0.05)
+        self._hm: Heatmap = cached_heatmap(self.df, every=len(self.df), bin_size=float(self.df["close"].median()) * 0.05)
         self.controls.update(
             time=time_control or time_slider(self.df),
             band=W.Dropdown(options=[("all clusters", -1)], value=-1, description="band", style=_STYLE, layout=W.Layout(width="420px")),
