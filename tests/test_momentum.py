@@ -1,19 +1,16 @@
-"""Event study (MODEL.md section 7): the event rule, planted effects, the false-positive rate, bad input."""
+"""Event study (MODEL.md section 7): the event rule, planted effects, the false-positive rate, bad input.
+
+The inference by episode itself (CR2, Bartlett lags, degrees of freedom) is tested in
+tests/test_momentum_stats.py, the size on null markets in the slow test at the end."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from momentum_sim import frame, null_pvalues, planted_market, rejection_rates
 from scipy.signal import lfilter
 
 from liqtools import event_study, load_sample, load_sample_liquidations
-from liqtools.analysis.momentum import band_events, episodes
-
-IDX0 = pd.Timestamp("2026-01-01", tz="UTC")
-
-
-def frame(o, h, lo, c, v):
-    idx = pd.date_range(IDX0, periods=len(c), freq="h", tz="UTC")
-    return pd.DataFrame({"open": o, "high": h, "low": lo, "close": c, "volume": v}, index=idx)
+from liqtools.analysis.momentum import FewEpisodesWarning, band_events, episodes
 
 
 def ou_market(n, seed, *, sigma=0.004, kappa=0.003, sub=4):
@@ -26,36 +23,6 @@ def ou_market(n, seed, *, sigma=0.004, kappa=0.003, sub=4):
     o = p[:-1:sub][:n]
     c = steps[:, -1]
     return frame(o, np.maximum(steps.max(1), o), np.minimum(steps.min(1), o), c, rng.lognormal(0, 0.5, n))
-
-
-def planted_market(n, seed, bands, *, drift, duration, vol_mult=1.0, sigma=0.004, kappa=0.003, rearm_pct=1.0):
-    """Like ou_market, but entering a band (the event rule, checked candle by candle in a plain loop) adds
-    ``drift`` per candle in the direction of approach and multiplies volume by ``vol_mult`` for
-    ``duration`` candles: the true return effect at horizon h is ``drift * min(h, duration)``."""
-    rng = np.random.default_rng(seed)
-    r = rearm_pct / 100
-    armed = [0] * len(bands)  # 0 not armed, +1 armed below the band, -1 armed above it
-    active = []  # (last candle of the drift, direction)
-    logp = np.log(100.0)
-    o, h, lo, c, v = (np.empty(n) for _ in range(5))
-    for i in range(n):
-        d = drift * sum(s for _, s in active)
-        x = logp + np.cumsum(rng.normal(d / 4 - kappa * (logp - np.log(100.0)) / 4, sigma / 2, 4))
-        path = np.exp(np.r_[logp, x])
-        o[i], c[i], h[i], lo[i] = path[0], path[-1], path.max(), path.min()
-        v[i] = rng.lognormal(0, 0.5) * (vol_mult if active else 1.0)
-        logp = x[-1]
-        active = [(end, s) for end, s in active if end > i]
-        for k, (b_lo, b_hi, _) in enumerate(bands):
-            if h[i] < b_lo * (1 - r):
-                armed[k] = 1
-            elif lo[i] > b_hi * (1 + r):
-                armed[k] = -1
-            elif lo[i] <= b_hi and h[i] >= b_lo:
-                if armed[k]:
-                    active.append((i + duration, armed[k]))
-                armed[k] = 0
-    return frame(o, h, lo, c, v)
 
 
 def plain_events(high, low, b_lo, b_hi, rearm_pct):
@@ -101,7 +68,7 @@ def test_planted_drift_is_found_with_its_size():
     for h in (4, 12, 24):
         row = study.effect("return", h)
         truth = drift * min(h, duration)
-        assert row.pvalue < 0.01 and row.effect > 0, row
+        assert row.pvalue < 0.02 and row.effect > 0, row  # h=4: p = 0.010 (0.00975 before issue 12)
         assert row.ci_low <= truth <= row.ci_high, (h, truth, row)
     for measure in ("velocity", "volume_ratio"):
         row = study.effect(measure, 12)
@@ -171,7 +138,14 @@ def test_events_table_and_summary_on_the_sample():
         "ci_high",
         "n_events",
         "n_controls",
+        "n_event_episodes",
+        "n_control_episodes",
+        "n_episodes",
+        "dof",
+        "mean_difference",
     ]
+    assert (eff["n_event_episodes"] <= eff["n_events"]).all() and (eff["n_control_episodes"] <= eff["n_controls"]).all()
+    assert (eff["n_episodes"] <= eff["n_event_episodes"] + eff["n_control_episodes"]).all()
     assert len(eff) == 12 and (eff["ci_low"] <= eff["effect"]).all() and (eff["effect"] <= eff["ci_high"]).all()
     text = study.summary()
     assert "Event study" in text and "return" in text and "volume_ratio" in text
@@ -234,3 +208,61 @@ def test_bands_never_entered_give_empty_tables_not_errors():
     assert len(study.events) == 0
     assert study.effects["effect"].isna().all() and (study.effects["n_events"] == 0).all()
     assert "0 entries" in study.summary()
+
+
+def test_speed_and_volume_are_compared_at_equal_trailing_volatility():
+    import statsmodels.api as sm
+
+    bands = [(102.0, 102.5, "short"), (97.5, 98.0, "long")]
+    df = planted_market(3000, 4, bands, drift=0.001, duration=12)
+    study = event_study(df, bands, horizons=(4,))
+    plain = event_study(df, bands, horizons=(4,), adjust=False)
+    ev, ct = study.events, study.controls
+    assert (ev[["trailing_vol_fast", "trailing_vol", "trailing_vol_slow"]] > 0).all().all()
+    # by hand: mean volatility of the 48 log returns before the event candle
+    i = int(ev["candle"].iloc[-1])
+    r = np.diff(np.log(df["close"].to_numpy()))[i - 49 : i - 1]
+    assert ev["trailing_vol"].iloc[-1] == pytest.approx(np.sqrt(np.mean(r**2)))
+    for measure in ("velocity", "volume_ratio"):
+        y = np.r_[ev[f"{measure}_4"], ct[f"{measure}_4"]]
+        names = ["trailing_vol_fast", "trailing_vol", "trailing_vol_slow"]
+        z = np.column_stack([np.r_[ev[c], ct[c]] for c in names])
+        x = np.column_stack([np.ones(len(y)), np.r_[np.ones(len(ev)), np.zeros(len(ct))], z - z.mean(0)])
+        row = study.effect(measure, 4)
+        assert row.effect == pytest.approx(sm.OLS(y, x).fit().params[1], rel=1e-9)
+        assert row.mean_difference == pytest.approx(ev[f"{measure}_4"].mean() - ct[f"{measure}_4"].mean())
+        assert plain.effect(measure, 4).effect == pytest.approx(row.mean_difference)
+        assert row.effect != pytest.approx(row.mean_difference, rel=1e-6)
+    # returns are never adjusted
+    assert study.effect("return", 4).effect == pytest.approx(study.effect("return", 4).mean_difference)
+
+
+def test_few_episodes_warn_and_the_summary_says_so():
+    bands = [(102.0, 102.5, "short"), (97.5, 98.0, "long")]
+    df = planted_market(600, 2, bands, drift=0.001, duration=12)
+    with pytest.warns(FewEpisodesWarning, match="episode"):
+        study = event_study(df, bands, horizons=(4, 24))
+    eff = study.effects
+    assert ((eff["n_event_episodes"] < 10) | (eff["n_control_episodes"] < 10)).any()
+    assert "Few episodes" in study.summary()
+    text = event_study(planted_market(6000, 3, bands, drift=0.001, duration=12), bands).summary()
+    assert "Few episodes" not in text and "ep.)" in text
+
+
+@pytest.mark.parametrize("lags", [-1, 1.5, True])
+def test_bad_lags_are_refused(lags):
+    with pytest.raises(ValueError, match="lags"):
+        event_study(ou_market(200, 1), [(100.0, 101.0, "short")], lags=lags)
+
+
+@pytest.mark.slow
+def test_null_markets_reject_at_most_7_percent_at_the_5_percent_level():
+    """Issue 12: 200 seeds each of a random walk and a persistent-volatility market whose map carries no
+    information; bands = the map's clusters, controls = its thin zones (as the CLI runs it). Before the
+    fix: velocity 15-22%, returns 8-14% (benchmarks/bench_momentum_size.py)."""
+    pv = null_pvalues(range(200), n=2000)
+    rates = rejection_rates(pv, by=("kind", "measure", "horizon"))
+    counts = pv[np.isfinite(pv["pvalue"])].groupby(["kind", "measure", "horizon"]).size()
+    assert len(rates) == 24 and counts.min() >= 150, counts
+    assert rates.max() <= 0.07, rates.unstack("horizon")
+    assert rates.mean() >= 0.02, rates.unstack("horizon")  # not a test that never rejects
