@@ -92,13 +92,48 @@ def option_ratios(df: pd.DataFrame, repeats: int = 7) -> None:
             opt.append(timed(fn, kw))
         return min(opt) / min(base), min(base)
 
-    heat = lambda **kw: liquidation_heatmap(df, **OPTS, **kw)  # noqa: E731
-    tiers = lambda **kw: liquidated_by_tier(df, lev, **kw)  # noqa: E731
+    heat = lambda **kw: liquidation_heatmap(df, **OPTS, **kw)
+    tiers = lambda **kw: liquidated_by_tier(df, lev, **kw)
     print(f"options on {len(df):,} 1-minute candles (default and option alternating, best of {repeats} each)")
     print(f"  {'option':28s} {'heatmap':>9s} {'by tier':>9s}   (time / default's time)")
     for name, kw in option_cases().items():
         (rh, bh), (rt, bt) = ratio(heat, kw), ratio(tiers, kw)
         print(f"  {name:28s} {rh:8.2f}x {rt:8.2f}x   (default {bh * 1e3:.0f} ms / {bt * 1e3:.0f} ms)")
+
+
+def plain_loop(df: pd.DataFrame, edges: np.ndarray, every: int):
+    """MODEL.md section 3 as a per-candle loop over the active levels (numpy within a candle)."""
+    from liqtools import LeverageProfile
+
+    prof = LeverageProfile.default()
+    lev, w, mmr = prof.leverages, prof.weights_array, prof.mmrs
+    high, low, close, oi = (df[c].to_numpy() for c in ("high", "low", "close", "oi_usd"))
+    q = np.empty(0)
+    v = np.empty(0)
+    is_long = np.empty(0, bool)
+    n_bins = len(edges) - 1
+    snaps_long, snaps_short = [], []
+    liq = np.zeros((len(df), 2))
+    for i in range(len(df)):
+        hit = np.where(is_long, q >= low[i], q <= high[i])
+        liq[i, 0] = v[hit & is_long].sum()
+        liq[i, 1] = v[hit & ~is_long].sum()
+        keep = ~hit
+        q, v, is_long = q[keep], v[keep], is_long[keep]
+        d = oi[i] - oi[i - 1] if i else 0.0
+        if d < 0:
+            v = v * (oi[i] / oi[i - 1])
+        elif d > 0:
+            e = (high[i] + low[i] + close[i]) / 3
+            q = np.concatenate([q, e * (1 - 1 / lev) / (1 - mmr), e * (1 + 1 / lev) / (1 + mmr)])
+            v = np.concatenate([v, d * w, d * w])
+            is_long = np.concatenate([is_long, np.ones(len(lev), bool), np.zeros(len(lev), bool)])
+        if (i + 1) % every == 0:
+            j = np.searchsorted(edges, q, side="right") - 1
+            ok = (j >= 0) & (j < n_bins)
+            snaps_long.append(np.bincount(j[ok & is_long], v[ok & is_long], n_bins))
+            snaps_short.append(np.bincount(j[ok & ~is_long], v[ok & ~is_long], n_bins))
+    return np.array(snaps_long), np.array(snaps_short), liq
 
 
 def child(n: int, repeats: int) -> None:
