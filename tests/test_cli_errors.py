@@ -57,6 +57,11 @@ def test_unreadable_market_files_are_one_line(tmp_path, name, words):
     assert_one_line_error(status, err, name)
 
 
+def test_an_empty_data_name_is_an_error_not_the_sample():
+    status, _, err = run(["clusters", "--data", ""])
+    assert_one_line_error(status, err, "file name is empty")
+
+
 def test_values_whose_sums_overflow_are_refused(tmp_path):
     import numpy as np
 
@@ -107,6 +112,7 @@ def test_bad_cluster_options(argv, words):
         ("2030-01-01", ["after the last candle", "2026-03-05 10:00"]),
         ("2026-03-05T12:00", ["after the last candle"]),
         ("1990-01-01", ["before the first candle"]),
+        ("-1", ["--time", "not a time"]),  # pandas reads it as the year -1, then cannot hold it in nanoseconds
     ],
 )
 def test_time_outside_the_data(value, words):
@@ -236,3 +242,12 @@ def test_report_asks_for_force_and_writes_normal_permissions(tmp_path):
     assert status == 0 and "wrote" in out
     assert path.read_text() != "keep me"
     assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~0o027
+
+
+def test_fetch_checks_its_output_before_downloading(tmp_path, monkeypatch):
+    import liqtools.data.exchange
+
+    monkeypatch.setattr(liqtools.data.exchange, "fetch_market_data", lambda *a, **k: pytest.fail("downloaded"))
+    for target, words in ((tmp_path, "directory"), (tmp_path / "no" / "x.parquet", "does not exist")):
+        status, _, err = run(["fetch", "binanceusdm", "BTC/USDT:USDT", "--start", "2024-01-01", "-o", str(target)])
+        assert_one_line_error(status, err, *words)

@@ -6,7 +6,6 @@ foreseeable kind; the folder is compared before and after each call.
 """
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +38,8 @@ COMMAND_OPTIONS = {
     "report": {"--cdn": [None], "--force": [None], "-o": ["out.html", "other.html", "missing/out.html", "adir", "pipe.html"]},
     "validate": {"--realized": ["liq.csv", "empty.csv", "adir", "ragged.csv"], "--half-life": ["12", "7D", "-1"],
                  "--entry": ["typical", "path"], "--format": ["table", "csv"]},
+    "fetch": {"--start": ["2024-01-01", "garbage"], "-o": ["new.parquet", "adir", "missing/x.parquet", "pipe.html"],
+              "--timeframe": ["1h", "1m"], "--end": ["2024-01-02"], "--source": ["rest", "archive"], "--no-cache": [None]},
     "dashboard": {"--port": ["8123", "0", "65536"], "--no-token": [None], "--max-kernels": ["2", "0"]},
 }
 DATA = ["good.csv", "good.parquet", "tiny.csv", "empty.csv", "ragged.csv", "latin1.csv", "parquet_named.csv",
@@ -49,8 +50,7 @@ CALLS: dict[str, int] = {"n": 0}
 EXAMPLES = int(os.environ.get("LIQTOOLS_FUZZ_EXAMPLES", "200"))  # more: LIQTOOLS_FUZZ_EXAMPLES=2000
 
 
-def _workspace() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="liqtools-fuzz-"))
+def _workspace(root: Path) -> Path:
     df = lt.load_sample().iloc[:120]
     df.to_csv(root / "good.csv")
     df.to_parquet(root / "good.parquet")
@@ -110,6 +110,11 @@ def invocations(draw):
         junk = JUNK if name not in ("--data", "--realized", "-o") else ["", "adir/", "/nonexistent/x.csv"]
         pool = junk if draw(st.integers(0, 3)) == 0 else choices  # a quarter junk, the rest plausible
         argv += [name, draw(st.sampled_from(pool))]
+    if command == "fetch":
+        argv[1:1] = [draw(st.sampled_from(["binanceusdm", "bybit"])), "BTC/USDT:USDT"]
+        for name, value in (("--start", "2024-01-01"), ("-o", "new.parquet")):
+            if name not in argv:
+                argv += [name, value]
     if command == "report" and "-o" not in argv:
         argv += ["-o", "out.html"]  # never the default name outside the scratch folder's knowledge
     if command == "momentum" and "--data" not in argv:
@@ -133,17 +138,19 @@ class _ExitedServer:
 
 
 @pytest.fixture(scope="module")
-def workspace():
-    return _workspace()
+def workspace(tmp_path_factory):
+    return _workspace(tmp_path_factory.mktemp("fuzz"))
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=invocations())
 def test_generated_command_lines(argv, workspace, monkeypatch):
     import liqtools.app
+    import liqtools.data.exchange
 
     # the dashboard would serve until interrupted: in its place, a Voila that exits at once
     monkeypatch.setattr(liqtools.app, "_start_voila", lambda *a, **k: _ExitedServer())
+    monkeypatch.setattr(liqtools.data.exchange, "fetch_market_data", lambda *a, **k: lt.load_sample().iloc[:10])  # no network
     monkeypatch.chdir(workspace)
     monkeypatch.setenv("LIQTOOLS_CACHE_DIR", str(workspace / "cache"))
     before = _tree(workspace)

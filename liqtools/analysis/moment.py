@@ -99,11 +99,13 @@ def _check_time(at: TimeLike, index: pd.DatetimeIndex) -> TimeLike:
         return at
     try:
         ts = pd.Timestamp(at)  # type: ignore[arg-type]
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise DataError(f"{at!r} is not a time (write it like 2026-02-01T12:00)") from exc
-    if pd.isna(ts):
-        raise DataError(f"{at!r} is not a time: give a time inside the data or a candle position")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        if pd.isna(ts):
+            raise DataError(f"{at!r} is not a time: give a time inside the data or a candle position")
+        ts = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).as_unit("ns")
+    except (ValueError, TypeError, OverflowError) as exc:  # DataError is a ValueError: keep its message
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{at!r} is not a time between the years 1677 and 2262 (write it like 2026-02-01T12:00)") from exc
     step = index[1:] - index[:-1]
     length = pd.Series(step).median() if len(step) else pd.Timedelta(0)
     end = index[-1] + length

@@ -130,11 +130,12 @@ def parse_time(text: str | None) -> pd.Timestamp | None:
         return None
     try:
         ts = pd.Timestamp(text)
-    except (ValueError, TypeError, OverflowError):
+        ts = (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).as_unit("ns")
+    except (ValueError, TypeError, OverflowError):  # includes OutOfBoundsDatetime (e.g. "-1" is year -1)
         ts = pd.NaT
     if pd.isna(ts):
         raise DataError(f"--time {text!r} is not a time: write it like 2026-02-01T12:00 (UTC)")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts
 
 
 def output_path(path: str | os.PathLike[str], *, force: bool) -> Path:
@@ -180,7 +181,7 @@ def output_path(path: str | os.PathLike[str], *, force: bool) -> Path:
 
 
 def load(args: argparse.Namespace) -> pd.DataFrame:
-    if args.data:
+    if args.data is not None:
         from liqtools.data.files import read_market
 
         return read_market(args.data)

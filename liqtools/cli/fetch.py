@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from liqtools.cli._common import output_path
+
 __all__ = ["register"]
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     from liqtools.data.exchange import fetch_market_data
 
+    output = output_path(args.output, force=True)  # a regular file in an existing folder, before the download
     cache: str | bool | None = False if args.no_cache else args.cache_dir
     df = fetch_market_data(
         args.exchange,
@@ -22,9 +25,9 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         include=tuple(args.include.split(",")),
         source=args.source,
     )
-    df.to_parquet(args.output)
+    df.to_parquet(output)
     span = f"{df.index[0]:%Y-%m-%d %H:%M} to {df.index[-1]:%Y-%m-%d %H:%M} UTC"
-    print(f"wrote {args.output}: {len(df)} candles, {span}, columns {', '.join(df.columns)}")
+    print(f"wrote {output}: {len(df)} candles, {span}, columns {', '.join(df.columns)}")
     return 0
 
 

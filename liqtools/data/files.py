@@ -24,6 +24,8 @@ _PARQUET_MAGIC = b"PAR1"
 
 def _check_file(p: Path, what: str) -> bytes:
     """The file's first bytes, after refusing what cannot be read as a file."""
+    if not str(p) or str(p) == ".":
+        raise DataError(f"the file name is empty ({what})")
     try:
         mode = p.stat().st_mode
     except FileNotFoundError:
@@ -96,7 +98,7 @@ def read_time_frame(path: str | os.PathLike[str], *, what: str = "market frame")
     ...
     liqtools.errors.DataError: ... is a directory, not a file (market frame)
     """
-    p = Path(path)
+    p = Path(path) if os.fspath(path) else Path("")
     df = _read_raw(p, what)
     if len(df) == 0:
         raise DataError(f"{p.name} has no rows ({what})")
