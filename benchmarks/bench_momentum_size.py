@@ -46,7 +46,11 @@ def main() -> None:
     rates = rejection_rates(nulls, by=("kind", "measure", "horizon")).unstack("horizon")
     print(rates.to_string(float_format=lambda x: f"{x:.3f}"))
     print(f"worst cell: {rates.to_numpy().max():.3f}  (acceptance: <= 0.07)")
-    print(f"studies: {nulls.groupby('kind')['seed'].nunique().to_dict()}")
+    tested = nulls[nulls["pvalue"].notna()].groupby(["kind", "measure", "horizon"]).size()
+    print(
+        f"studies: {nulls.groupby('kind')['seed'].nunique().to_dict()}; with a test (finite p-value) per cell: "
+        f"{tested.min()} to {tested.max()} (no test where the clusters leave no room for two control entries)"
+    )
     for drift in args.drift:
         t0 = time.perf_counter()
         pw = power_pvalues(range(args.power_seeds), n=args.power_n, drift=drift)

@@ -26,8 +26,12 @@ __all__ = [
     "COLUMNS",
     "PRICE_COLUMNS",
     "LONG_SHORT_RATIO",
+    "LAYOUT_DOC",
     "validate_market",
 ]
+
+#: Where the market frame's layout (time index, columns, units) is documented; error messages point here.
+LAYOUT_DOC = "docs/model.md#your-data-the-market-frame"
 
 OHLCV: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 OPTIONAL: tuple[str, ...] = (
@@ -93,14 +97,14 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
     required = list(OHLCV) + [c for c in require if c not in OHLCV]
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise DataError(f"missing column(s) {missing}; a market frame needs {required}")
+        raise DataError(f"missing column(s) {missing}; a market frame needs {required} (layout: {LAYOUT_DOC})")
     if len(df) == 0:
         raise DataError("the market frame is empty")
     index = df.index
     if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"index must be a UTC DatetimeIndex, got {type(index).__name__}")
+        raise DataError(f"index must be a UTC DatetimeIndex, got {type(index).__name__} (layout: {LAYOUT_DOC})")
     if index.tz is None:
-        raise DataError("index has no time zone; use df.tz_localize('UTC') if the times are UTC")
+        raise DataError(f"index has no time zone; use df.tz_localize('UTC') if the times are UTC (layout: {LAYOUT_DOC})")
     index = index.tz_convert("UTC")
     if index.hasnans:
         raise DataError(f"index has a missing timestamp at {_row(index, _first(np.asarray(index.isna())))}")

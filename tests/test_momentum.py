@@ -263,6 +263,7 @@ def test_null_markets_reject_at_most_7_percent_at_the_5_percent_level():
     pv = null_pvalues(range(200), n=2000)
     rates = rejection_rates(pv, by=("kind", "measure", "horizon"))
     counts = pv[np.isfinite(pv["pvalue"])].groupby(["kind", "measure", "horizon"]).size()
-    assert len(rates) == 24 and counts.min() >= 150, counts
+    # a study has no test where the clusters leave no room for two control entries (about a third)
+    assert len(rates) == 24 and counts.min() >= 100, counts
     assert rates.max() <= 0.07, rates.unstack("horizon")
     assert rates.mean() >= 0.02, rates.unstack("horizon")  # not a test that never rejects

@@ -7,7 +7,7 @@ import scipy.linalg as sl
 import statsmodels.api as sm
 from scipy import stats
 
-from liqtools.analysis.momentum_stats import episode_ols, episodes
+from liqtools.analysis.momentum_stats import episode_mean, episode_ols, episodes
 
 
 def design(seed, n=240, k=3):
@@ -32,7 +32,7 @@ def test_plain_sums_equal_statsmodels_driscoll_kraay_over_episodes(lags, k):
     assert fit.n_episodes == codes.max() + 1
 
 
-def brute_force(y, x, codes, coef, lags):
+def brute_force(y, x, codes, coef, lags, cr2=True):
     """CR2 with explicit (I - H_gg)^-1/2 blocks, Bartlett weights over episodes, and the Satterthwaite dof
     from the n x G matrix G = (I - H) [A_g X_g M ell embedded] and W."""
     n = len(y)
@@ -43,7 +43,7 @@ def brute_force(y, x, codes, coef, lags):
     cols, scores = [], []
     for g in range(n_g):
         ix = codes == g
-        a = sl.fractional_matrix_power(np.eye(ix.sum()) - hat[np.ix_(ix, ix)], -0.5).real
+        a = sl.fractional_matrix_power(np.eye(ix.sum()) - hat[np.ix_(ix, ix)], -0.5).real if cr2 else np.eye(ix.sum())
         col = np.zeros(n)
         col[ix] = a @ x[ix] @ m[:, coef]
         cols.append(col)
@@ -64,6 +64,18 @@ def test_cr2_and_satterthwaite_dof_equal_a_brute_force_computation(lags, coef):
     fit = episode_ols(y, x, t, 24, coef=coef, lags=lags)
     assert fit.se == pytest.approx(se, rel=1e-9)
     assert fit.dof == pytest.approx(dof, rel=1e-9)
+    se, dof = brute_force(y, x, episodes(t, 24), coef, lags, cr2=False)
+    plain = episode_ols(y, x, t, 24, coef=coef, lags=lags, small_sample=False)
+    assert plain.se == pytest.approx(se, rel=1e-9) and plain.dof == pytest.approx(dof, rel=1e-9)
+
+
+@pytest.mark.parametrize("lags", [0, 2])
+def test_the_closed_form_mean_equals_the_general_fit(lags):
+    y, _, t = design(5, n=150)
+    general = episode_ols(y, np.ones((150, 1)), t, 12, coef=0, lags=lags)
+    mean = episode_mean(y, t, 12, lags=lags)
+    assert mean.estimate == pytest.approx(general.estimate)
+    assert mean.se == pytest.approx(general.se, rel=1e-10) and mean.dof == pytest.approx(general.dof, rel=1e-10)
 
 
 def test_a_coefficient_pinned_by_one_episode_has_no_standard_error():

@@ -99,7 +99,7 @@ def class_logs(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], 
 def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions, *, with_tier: bool = False) -> tuple[Levels, NDArray[np.float64], dict[str, NDArray[np.float64]]]:
     """Create every level and find its life: ``levels, log_factor (J, n), per-candle series``.
 
-    ``df`` is already validated; the default options run exactly MODEL.md section 3.
+    ``df`` is already validated; the default options run exactly docs/model.md section 3.
     """
     n = len(df)
     high, low, close = df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy()

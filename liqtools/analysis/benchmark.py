@@ -1,6 +1,6 @@
 """The benchmark: does the liquidation map know more about realized liquidations than naive baselines?
 
-:func:`benchmark` scores the model (its MODEL.md default, the calibrated model and each option family
+:func:`benchmark` scores the model (its docs/model.md default, the calibrated model and each option family
 the calibration can choose) and naive baselines side by side, walk-forward: the realized periods are cut
 into ``folds + 1`` consecutive blocks; each of the last ``folds`` blocks is a test fold, and everything
 it is scored with was chosen on the periods before it (an expanding training window), minus an embargo
@@ -214,10 +214,10 @@ def benchmark(
     * ``"fixed_offset"``: the open-source scripts' map (each candle's USD volume at its price times
       ``1 -/+ 1/L``, no maintenance margin, consumed when crossed), ``L`` per side from
       ``fixed_leverages`` by training Spearman; ``"fixed_offset_<L>"`` for one ``L``;
-    * ``"default"``: MODEL.md's default model, ``liquidation_heatmap(df).liquidated`` per period;
+    * ``"default"``: docs/model.md's default model, ``liquidation_heatmap(df).liquidated`` per period;
     * ``"calibrated"``: :func:`calibrate`'s search (its inner held-out split inside the training window)
       run on each fold's training window and applied to the test fold;
-    * one family at a time, the rest as MODEL.md: ``"tiers"`` (tier weights fitted), ``"lognormal"``
+    * one family at a time, the rest as docs/model.md: ``"tiers"`` (tier weights fitted), ``"lognormal"``
       (log-normal leverage, median and sigma chosen), ``"split"`` (the side split chosen from the
       calibration's splits other than ``"both"``), ``"half_life"`` (chosen from its half-lives), ``"path"``
       (path entries), and one method per ``extra_options`` dict;

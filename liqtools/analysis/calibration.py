@@ -225,7 +225,7 @@ class Calibration:
         made the choice; and ``test_score``, the same candidate refitted on the whole training span and
         scored on the test span, reported to show which options help out of sample (never used to choose).
     default_test
-        MODEL.md's default model (no fitting) on the test span, the reference to beat.
+        docs/model.md's default model (no fitting) on the test span, the reference to beat.
     train_periods, test_periods
         The period starts of each span.
     """
@@ -259,7 +259,7 @@ class Calibration:
                 format_table(self.train),
                 "Test (out of sample):",
                 format_table(self.test),
-                "MODEL.md default (not fitted) on the same test periods:",
+                "docs/model.md default (not fitted) on the same test periods:",
                 format_table(self.default_test),
             ]
         )
@@ -310,7 +310,7 @@ def calibrate(
     (on ``leverages``) minimise the squared error of ``scale x predicted`` against realized USD over both
     sides (non-negative least squares; ``scale=None`` fits a free scale, for realized data from another
     venue or with partial coverage; a number fixes it, e.g. 1.0 when they count the same market).
-    ``"lognormal"`` (beyond MODEL.md) picks the ``medians`` x ``sigmas`` log-normal leverage
+    ``"lognormal"`` (beyond docs/model.md) picks the ``medians`` x ``sigmas`` log-normal leverage
     distribution with the best Spearman on the fitting part.
 
     Parameters

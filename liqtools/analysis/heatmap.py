@@ -1,4 +1,4 @@
-"""The time heatmap of liquidation levels from open-interest changes (MODEL.md section 3).
+"""The time heatmap of liquidation levels from open-interest changes (docs/model.md section 3).
 
 The model, per candle i in time order, with entry price e_i = (high + low + close) / 3 and
 dOI_i = oi_i - oi_{i-1}:
@@ -13,7 +13,7 @@ The implementation never loops over candles: a level's whole life is known when 
 consumption candle is the first crossing after it, found with a sparse table of running extremes) and
 closing is a cumulative product, so the snapshots are difference arrays summed once.
 
-Options beyond MODEL.md, all off by default (the defaults are MODEL.md exactly; their precise order
+Options beyond docs/model.md, all off by default (the defaults are docs/model.md exactly; their precise order
 within a candle is in :mod:`liqtools.analysis.ingredients`): ``half_life`` and ``half_life_mix``
 (voluntary closing by age: one exponential, or fast and slow traders), ``near_cut`` (a share of a
 position is cut when price first comes near its liquidation price), ``turnover`` (a share of volume
@@ -103,7 +103,7 @@ class Heatmap:
     _close: NDArray[np.float64] = field(repr=False)
     options: ModelOptions = field(default_factory=ModelOptions)
 
-    # the options beyond MODEL.md, as built (all of them are in ``options``)
+    # the options beyond docs/model.md, as built (all of them are in ``options``)
     half_life = property(lambda self: self.options.half_life)
     entry = property(lambda self: self.options.entry)
     turnover = property(lambda self: self.options.turnover)
@@ -343,8 +343,8 @@ def liquidation_heatmap(
     This is a model, not an observation: exchanges do not publish positions. It assumes every increase
     in open interest opens positions at the candle's typical price with the given leverage profile and
     side split, that decreases close all positions in proportion, and that a level is liquidated when
-    the candle's range crosses it (MODEL.md section 3, implemented exactly with the default options).
-    The options marked *beyond MODEL.md* are all off by default; :mod:`liqtools.analysis.ingredients`
+    the candle's range crosses it (docs/model.md section 3, implemented exactly with the default options).
+    The options marked *beyond docs/model.md* are all off by default; :mod:`liqtools.analysis.ingredients`
     states their exact order within a candle.
 
     Parameters
@@ -357,7 +357,7 @@ def liquidation_heatmap(
     split
         How new open interest splits into longs and shorts: ``"both"`` (each contract has a long and a
         short holder), ``"taker"`` (taker buy share), ``"candle"`` (candle direction), a long share, or
-        (beyond MODEL.md) ``"accounts"``: the long share of accounts from ``long_short_ratio``.
+        (beyond docs/model.md) ``"accounts"``: the long share of accounts from ``long_short_ratio``.
     bin_size
         Price bin width; default a round number near 0.25% of the median close.
     price_range
@@ -370,33 +370,33 @@ def liquidation_heatmap(
         ``"last"`` consumes on the candles' high/low; ``"mark"`` on ``mark_high``/``mark_low`` (or
         ``mark_close`` when only closes are given), as exchanges liquidate on the mark price.
     half_life
-        **Beyond MODEL.md.** Positions also close voluntarily over time: at every candle's closing step
+        **Beyond docs/model.md.** Positions also close voluntarily over time: at every candle's closing step
         each active level shrinks by ``2 ** (-dt / half_life)`` on top of the open-interest ratio. A
         number is in candles; a time (``"7D"``, a Timedelta) uses the time between candles.
     entry
-        **Beyond MODEL.md.** ``"typical"`` (default, MODEL.md): new open interest enters at
+        **Beyond docs/model.md.** ``"typical"`` (default, docs/model.md): new open interest enters at
         ``(high + low + close) / 3``. ``"path"``: it enters in four equal parts at the candle's open,
         first extreme, second extreme and close (a rising candle visits its low first, a falling one its
         high first), and a level the rest of that path crosses is liquidated within its own candle.
         Needs ``price="last"``.
     turnover
-        **Beyond MODEL.md.** Gross turnover ``g``: within each candle ``G = g * volume * typical price``
+        **Beyond docs/model.md.** Gross turnover ``g``: within each candle ``G = g * volume * typical price``
         USD of new positions open (on top of the net OI increase) and the same amount of old ones close
         pro rata, capped at ``min(oi_{i-1}, oi_i)`` so closes never exceed the open interest (at the cap
         every old position closes). Flat open interest with heavy trading still refreshes the map.
     half_life_mix
-        **Beyond MODEL.md.** Age-dependent voluntary closing as a mixture of exponentials:
+        **Beyond docs/model.md.** Age-dependent voluntary closing as a mixture of exponentials:
         ``[(share, half_life), ...]`` (shares summing to 1; half_life None = no extra decay), e.g.
         ``[(0.5, "6h"), (0.5, None)]`` for fast and slow traders. Every new level is split by share.
     near_cut
-        **Beyond MODEL.md.** ``(distance, share)``: the first time a later candle's range comes within
+        **Beyond docs/model.md.** ``(distance, share)``: the first time a later candle's range comes within
         ``distance`` (a fraction of the liquidation price) of a level without reaching it, ``share`` of
         that level closes voluntarily (cut or re-margined away) in that candle's closing step.
     crowding
-        **Beyond MODEL.md.** A :class:`~liqtools.analysis.ingredients.Crowding`: new positions' leverage
+        **Beyond docs/model.md.** A :class:`~liqtools.analysis.ingredients.Crowding`: new positions' leverage
         moves with a crowding score (funding, long/short ratio or taker imbalance).
     consume_margin
-        **Beyond MODEL.md.** A level is liquidated only when the range passes it by this fraction of its
+        **Beyond docs/model.md.** A level is liquidated only when the range passes it by this fraction of its
         price (``low <= q * (1 - margin)`` for longs, ``high >= q * (1 + margin)`` for shorts).
 
     Returns

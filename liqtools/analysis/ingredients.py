@@ -1,13 +1,13 @@
-"""The heatmap model's options, MODEL.md's and beyond, as one validated bundle, with the per-candle series
+"""The heatmap model's options, docs/model.md's and beyond, as one validated bundle, with the per-candle series
 they need (side shares, closing factors, turnover, crowding scores).
 
-Every ingredient beyond MODEL.md is off by default; with the defaults the model is MODEL.md section 3
+Every ingredient beyond docs/model.md is off by default; with the defaults the model is docs/model.md section 3
 exactly. Per candle i the extended model runs, in this order:
 
 1. **consumed**: active long levels with ``low_i <= q * (1 - consume_margin)`` and short levels with
-   ``high_i >= q * (1 + consume_margin)`` are liquidated (margin 0: MODEL.md);
+   ``high_i >= q * (1 + consume_margin)`` are liquidated (margin 0: docs/model.md);
 2. **closed**: every remaining level is multiplied by the candle's closing factor
-   ``(min(oi_{i-1}, oi_i) - G_i) / oi_{i-1}`` (``G_i`` = turnover, below; with ``G_i = 0`` this is MODEL.md's
+   ``(min(oi_{i-1}, oi_i) - G_i) / oi_{i-1}`` (``G_i`` = turnover, below; with ``G_i = 0`` this is docs/model.md's
    ratio where open interest fell and 1 elsewhere), by ``2 ** (-dt / half_life)`` (``half_life``) and by
    its own class's ``2 ** (-dt / h_j)`` (``half_life_mix``); a level whose price range comes within
    ``near_cut[0]`` of it for the first time (without reaching it) loses the share ``near_cut[1]``;
@@ -60,7 +60,7 @@ Z_CLIP = 3.0  # crowding scores are clipped to +-3 standard deviations
 
 @dataclass(frozen=True)
 class Crowding:
-    """A leverage mix that moves with observable crowding (beyond MODEL.md).
+    """A leverage mix that moves with observable crowding (beyond docs/model.md).
 
     At candle i the score ``z_i`` is the signal's distance from its mean over the previous ``window``
     candles, in standard deviations (population), clipped to +-3; 0 until ``window`` earlier values exist
@@ -99,9 +99,9 @@ class Crowding:
 
 
 def split_fractions(df: pd.DataFrame, split: Split) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """The per-candle long and short shares (a_i, b_i) of new open interest (MODEL.md section 3).
+    """The per-candle long and short shares (a_i, b_i) of new open interest (docs/model.md section 3).
 
-    ``"accounts"`` (beyond MODEL.md): ``a = r / (1 + r)`` with ``r`` the ``long_short_ratio`` (long /
+    ``"accounts"`` (beyond docs/model.md): ``a = r / (1 + r)`` with ``r`` the ``long_short_ratio`` (long /
     short accounts, carried forward; 0.5 before its first value), ``b = 1 - a``.
     """
     n = len(df)
@@ -141,7 +141,7 @@ def _ratio_column(df: pd.DataFrame, what: str) -> NDArray[np.float64]:
 
 
 def decay_log_factor(index: pd.DatetimeIndex, half_life: HalfLife, *, name: str = "half_life") -> NDArray[np.float64]:
-    """Per-candle log of a voluntary-closing decay (beyond MODEL.md): 0 at candle 0, then
+    """Per-candle log of a voluntary-closing decay (beyond docs/model.md): 0 at candle 0, then
     ``-ln 2 * dt / half_life`` where dt is one candle (a numeric half-life, in candles) or the time
     since the previous candle (a time half-life such as ``"7D"``). Very short half-lives give ``-inf``
     (complete closing), never NaN."""
@@ -168,7 +168,7 @@ def decay_log_factor(index: pd.DatetimeIndex, half_life: HalfLife, *, name: str 
 
 
 def path_points(df: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """The assumed intra-candle path (beyond MODEL.md) and what remains of it after each point.
+    """The assumed intra-candle path (beyond docs/model.md) and what remains of it after each point.
 
     Points: open, first extreme, second extreme, close; a rising candle (close >= open) is taken to
     visit its low first, a falling one its high first. Returns ``points, rest_min, rest_max``, each
@@ -195,7 +195,7 @@ def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np
 
 
 def turnover_usd(df: pd.DataFrame, share: float, prev: NDArray[np.float64], cur: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Gross turnover ``G_i`` (beyond MODEL.md): ``share`` of the candle's USD volume (volume times the
+    """Gross turnover ``G_i`` (beyond docs/model.md): ``share`` of the candle's USD volume (volume times the
     typical price) opens new positions and the same amount closes old ones, capped at
     ``min(oi_{i-1}, oi_i)`` so that closes never exceed the open interest; 0 where open interest is unknown."""
     n = len(df)
@@ -249,7 +249,7 @@ def _half_life_mix(mix: Sequence[tuple[float, HalfLife]] | None) -> tuple[tuple[
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Every option of the OI-delta model, validated (the defaults are MODEL.md section 3)."""
+    """Every option of the OI-delta model, validated (the defaults are docs/model.md section 3)."""
 
     split: Split = "both"
     price: Literal["last", "mark"] = "last"

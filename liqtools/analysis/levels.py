@@ -1,4 +1,4 @@
-"""The liquidation map at one moment, teaching-mode levels, and clusters (MODEL.md sections 4-5)."""
+"""The liquidation map at one moment, teaching-mode levels, and clusters (docs/model.md sections 4-5)."""
 
 from __future__ import annotations
 
@@ -69,13 +69,13 @@ def liquidation_map(
     bin_size: float | None = None,
     price_range: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
-    """Bin levels by price and add the cumulative curves a reader asks for (MODEL.md section 4).
+    """Bin levels by price and add the cumulative curves a reader asks for (docs/model.md section 4).
 
     Columns per bin ``[low, high)``: ``long_usd``, ``short_usd`` (all levels in the bin), and the
-    cumulative curves of MODEL.md section 4 read at the bin's outer edge, computed from the levels
+    cumulative curves of docs/model.md section 4 read at the bin's outer edge, computed from the levels
     themselves: ``cum_short_usd`` = short notional with ``price < q <= high`` (bins reaching above the
     price, 0 below) and ``cum_long_usd`` = long notional with ``low <= q < price`` (bins reaching below
-    the price, 0 above). A short exactly at a bin's upper edge is thus in the curve of that bin (MODEL.md's
+    the price, 0 above). A short exactly at a bin's upper edge is thus in the curve of that bin (docs/model.md's
     ``q <= p``) but in the ``short_usd`` of the next one (bins are ``[low, high)``). "Shorts worth $X sit between $a and $b" is the difference of ``cum_short_usd``
     between the bins ending at b and at a.
 
@@ -159,7 +159,7 @@ def synthetic_levels(
     spread: float = 0.02,
     n_entries: int = 101,
 ) -> pd.DataFrame:
-    """Levels without data, for teaching: open interest spread over entries around the price (MODEL.md section 4).
+    """Levels without data, for teaching: open interest spread over entries around the price (docs/model.md section 4).
 
     Entry prices are the ``n_entries`` midpoint quantiles of a log-normal centred on ``price`` with
     log-width ``spread``, each holding an equal share of ``open_interest_usd``; each entry then gets
@@ -217,13 +217,13 @@ def find_clusters(
     min_share: float = 0.0,
     top: int | None = None,
 ) -> pd.DataFrame:
-    """Runs of dense bins on each side of the price (MODEL.md section 5), sorted by notional.
+    """Runs of dense bins on each side of the price (docs/model.md section 5), sorted by notional.
 
     Each side uses only its own levels beyond the price (shorts above, longs below), read from the
     exact cumulative curves of :func:`liquidation_map`. A bin is *dense* when its notional is at least
     ``threshold`` times the mean notional of that side's non-empty bins (within ``max_distance_pct`` of the
     price when given); dense bins separated by at most ``gap`` thin bins form one cluster. The last three
-    parameters are presentation filters beyond MODEL.md, off by default (the CLI uses 25% and 5 per side).
+    parameters are presentation filters beyond docs/model.md, off by default (the CLI uses 25% and 5 per side).
 
     Parameters
     ----------

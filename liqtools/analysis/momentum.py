@@ -1,5 +1,5 @@
 """Momentum near clusters: an event study of what price, speed and volume do when price enters a band
-(MODEL.md section 7).
+(docs/model.md section 7).
 
 An *event* is the first candle whose range enters a band after the price has been at least ``rearm_pct``
 percent away from it (:mod:`liqtools.analysis.momentum_events`). Control events follow the same rule on

@@ -1,4 +1,4 @@
-"""Events of the event study (MODEL.md section 7): the entry rule, automatic control bands, the per-event
+"""Events of the event study (docs/model.md section 7): the entry rule, automatic control bands, the per-event
 measures.
 
 An *event* is the first candle whose range enters a band ``[low, high]`` after the price has been at

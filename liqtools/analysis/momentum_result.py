@@ -1,4 +1,4 @@
-"""The result of the event study (MODEL.md section 7): :class:`EventStudy` and its text summary."""
+"""The result of the event study (docs/model.md section 7): :class:`EventStudy` and its text summary."""
 
 from __future__ import annotations
 

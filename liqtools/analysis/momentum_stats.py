@@ -1,4 +1,4 @@
-"""Inference by episode for the event study (MODEL.md section 7): OLS with a small-sample (CR2) correction,
+"""Inference by episode for the event study (docs/model.md section 7): OLS with a small-sample (CR2) correction,
 Bartlett (Driscoll-Kraay) weights across neighbouring episodes, and Satterthwaite degrees of freedom.
 
 Observations (events and controls) less than ``horizon + 1`` candles apart, chained, form an *episode*:
@@ -165,37 +165,57 @@ def episode_ols(
     if g_count < 3 or n <= k:
         return nan
     resid = y - x @ beta
-    # per-episode score sums s_g = X_g' e_g and cross products B_g = X_g' X_g (k x k each)
-    s = np.column_stack([np.bincount(codes, weights=x[:, a] * resid, minlength=g_count) for a in range(k)])
-    b = np.empty((g_count, k, k))
-    for a in range(k):
-        for c in range(a, k):
-            b[:, a, c] = b[:, c, a] = np.bincount(codes, weights=x[:, a] * x[:, c], minlength=g_count)
     lam_m, u_m = np.linalg.eigh(m)
     if lam_m.min() <= 0:
         return nan
     m_half = (u_m * np.sqrt(lam_m)) @ u_m.T
     m_half_inv = (u_m / np.sqrt(lam_m)) @ u_m.T
-    # C_g = M^1/2 B_g M^1/2 carries the nonzero eigenvalues of the episode's hat block H_gg
-    cmat = m_half @ b @ m_half
-    lam, vecs = np.linalg.eigh(cmat)
-    if not small_sample:
-        lam = np.zeros_like(lam)
-    elif lam.max() > _MAX_LEVERAGE:
-        return nan
-    one_minus = np.clip(1.0 - lam, 1e-300, None)
-    inv_sqrt = _sym(vecs, 1.0 / np.sqrt(one_minus))  # (I - C_g)^-1/2
     a_vec = m_half[:, coef]  # M^1/2 ell
-    # ell' M X_g' (I - H_gg)^-1/2 e_g = a' (I - C_g)^-1/2 M^1/2 s_g
-    score = np.einsum("i,gij,gj->g", a_vec, inv_sqrt, s @ m_half)
+    # per episode g: score_g = ell' M X_g' A_g e_g with A_g = (I - H_gg)^-1/2 (I without the correction),
+    # d_g = |A_g X_g M ell|^2 and v_g = X_g' A_g X_g M ell (the Satterthwaite terms)
+    score, d, v = np.empty(g_count), np.empty(g_count), np.empty((g_count, k))
+    size = np.bincount(codes, minlength=g_count)
+    single = size == 1
+    if single.any():  # one observation: H_gg = h_i, the HC2 formulas
+        first = np.empty(g_count, dtype=np.int64)
+        first[codes[::-1]] = np.arange(n)[::-1]
+        xi = x[first[single]]
+        p = xi @ m[:, coef]
+        h = np.einsum("ij,jk,ik->i", xi, m, xi)
+        if small_sample and h.max() > _MAX_LEVERAGE:
+            return nan
+        shrink = 1.0 / np.sqrt(1.0 - h) if small_sample else np.ones_like(h)
+        score[single] = p * resid[first[single]] * shrink
+        d[single] = p**2 * shrink**2
+        v[single] = xi * (p * shrink)[:, None]
+    multi = ~single
+    if multi.any():  # C_g = M^1/2 X_g' X_g M^1/2 carries the nonzero eigenvalues of H_gg
+        ix = np.flatnonzero(multi)
+        remap = np.full(g_count, -1)
+        remap[ix] = np.arange(len(ix))
+        rows = multi[codes]
+        sub, xs, es = remap[codes[rows]], x[rows], resid[rows]
+        s = np.column_stack([np.bincount(sub, weights=xs[:, a] * es, minlength=len(ix)) for a in range(k)])
+        b = np.empty((len(ix), k, k))
+        for a in range(k):
+            for c in range(a, k):
+                b[:, a, c] = b[:, c, a] = np.bincount(sub, weights=xs[:, a] * xs[:, c], minlength=len(ix))
+        lam, vecs = np.linalg.eigh(m_half @ b @ m_half)
+        if small_sample and lam.max() > _MAX_LEVERAGE:
+            return nan
+        lam = np.clip(lam, 0.0, None)
+        if small_sample:
+            one_minus = np.clip(1.0 - lam, 1e-300, None)
+            f_score, f_d, f_v = 1.0 / np.sqrt(one_minus), lam / one_minus, lam / np.sqrt(one_minus)
+        else:
+            f_score, f_d, f_v = np.ones_like(lam), lam, lam
+        score[ix] = np.einsum("i,gij,gj->g", a_vec, _sym(vecs, f_score), s @ m_half)
+        d[ix] = np.einsum("i,gij,j->g", a_vec, _sym(vecs, f_d), a_vec)
+        v[ix] = np.einsum("ij,gjk,k->gi", m_half_inv, _sym(vecs, f_v), a_vec)
     w, var = _bartlett_variance(score, lags)
     if not (var > 0 and math.isfinite(var)):
         return nan
     # Satterthwaite: var = eps' G W G' eps with the G x G Gram matrix Gram = diag(d) - V M V'
-    c_inv = _sym(vecs, lam / one_minus)  # C (I - C)^-1
-    c_inv_sqrt = _sym(vecs, lam / np.sqrt(one_minus))  # C (I - C)^-1/2
-    d = np.einsum("i,gij,j->g", a_vec, c_inv, a_vec)
-    v = np.einsum("ij,gjk,k->gi", m_half_inv, c_inv_sqrt, a_vec)
     wv = _bartlett_apply(v, w)
     tr_wg = float(d.sum() - np.trace(m @ v.T @ wv))
     tr_wdwd = _trace_wdwd(d, w)

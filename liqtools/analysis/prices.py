@@ -1,4 +1,4 @@
-"""Exact liquidation prices of isolated linear (USDT-margined) perpetual positions (MODEL.md section 1)."""
+"""Exact liquidation prices of isolated linear (USDT-margined) perpetual positions (docs/model.md section 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Leverage profiles: which leverages traders use, in what share of open interest (MODEL.md section 2)."""
+"""Leverage profiles: which leverages traders use, in what share of open interest (docs/model.md section 2)."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class LeverageProfile:
 
     @classmethod
     def default(cls) -> LeverageProfile:
-        """MODEL.md's default: 5x 0.10, 10x 0.25, 25x 0.30, 50x 0.20, 100x 0.15, mmr 0.004 each."""
+        """docs/model.md's default: 5x 0.10, 10x 0.25, 25x 0.30, 50x 0.20, 100x 0.15, mmr 0.004 each."""
         return cls(dict(_DEFAULT_WEIGHTS), _DEFAULT_MMR)
 
     @classmethod
@@ -109,7 +109,7 @@ class LeverageProfile:
         high: float = 125.0,
         mmr: float = _DEFAULT_MMR,
     ) -> LeverageProfile:
-        """A continuous leverage distribution (beyond MODEL.md): ``n`` log-spaced tiers from ``low`` to
+        """A continuous leverage distribution (beyond docs/model.md): ``n`` log-spaced tiers from ``low`` to
         ``high`` whose weights follow a log-normal density (``log L ~ Normal(log median, sigma)``).
 
         Each tier's weight is the normal probability of its cell in log-leverage (cells split halfway

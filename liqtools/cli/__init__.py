@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="liqtools",
         description="See and measure leverage liquidations: estimated liquidation clusters from candles and open interest.",
+        epilog="The model behind every number, with known answers, and the layout of your own data: docs/model.md.",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -191,7 +191,7 @@ def load(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def profile(args: argparse.Namespace) -> LeverageProfile | None:
-    """The --leverage / --mmr options as a profile (None: MODEL.md's default)."""
+    """The --leverage / --mmr options as a profile (None: docs/model.md's default)."""
     if args.leverage:
         return LeverageProfile.parse(args.leverage, args.mmr)
     if args.mmr != 0.004:

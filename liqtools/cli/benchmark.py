@@ -91,7 +91,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "benchmark",
         help="walk-forward scorecard: default and calibrated model vs naive baselines on realized liquidations",
-        description="Score the model (MODEL.md default, calibrated, each option family) and naive baselines (adverse "
+        description="Score the model (docs/model.md default, calibrated, each option family) and naive baselines (adverse "
         "range, recent move, fixed-offset map) against realized liquidations on walk-forward test folds; every "
         "option is chosen on the training window only. Estimates, not guarantees.",
     )

@@ -1,4 +1,4 @@
-"""``liqtools momentum``: the event study around the current clusters (MODEL.md section 7)."""
+"""``liqtools momentum``: the event study around the current clusters (docs/model.md section 7)."""
 
 from __future__ import annotations
 

@@ -52,10 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--realized", metavar="FILE", help="realized liquidations (.parquet or .csv: a UTC time index and "
                    "long_usd, short_usd per period); default: the bundled sample liquidations")
     p.add_argument("--data", metavar="FILE", help="market frame (.parquet or .csv); default: the bundled sample")
-    p.add_argument("--leverage", metavar="SPEC", help="leverage profile 'L:w,L:w,...' or one leverage (default MODEL.md's)")
+    p.add_argument("--leverage", metavar="SPEC", help="leverage profile 'L:w,L:w,...' or one leverage (default docs/model.md's)")
     p.add_argument("--mmr", type=number(low=0, high=1), default=0.004, help="maintenance margin rate for every tier (default 0.004)")
     p.add_argument("--split", type=split_arg, default="both", help="both | taker | candle | long share (default both)")
-    p.add_argument("--half-life", metavar="T", help="beyond MODEL.md: decay of positions, in candles or a time such as 7D")
-    p.add_argument("--entry", choices=("typical", "path"), default="typical", help="beyond MODEL.md: 'path' entries (default typical)")
+    p.add_argument("--half-life", metavar="T", help="beyond docs/model.md: decay of positions, in candles or a time such as 7D")
+    p.add_argument("--entry", choices=("typical", "path"), default="typical", help="beyond docs/model.md: 'path' entries (default typical)")
     p.add_argument("--format", choices=("table", "csv"), default="table", help="output format (default table)")
     p.set_defaults(func=cmd_validate)

@@ -1,4 +1,4 @@
-"""Data in: the bundled sample, local files, exchanges (through ccxt), Binance's archive, and the disk cache.
+"""Data in: the bundled sample, the documented order-book depth per market, local files, exchanges (through ccxt), Binance's archive, and the disk cache.
 
 The exchange, archive and cache functions load on first use (``import liqtools`` never imports ccxt).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from liqtools.data.depth import Depth, depth_table, market_depth
 from liqtools.data.files import read_market
 from liqtools.data.sample import (
     load_sample,
@@ -33,6 +34,9 @@ _LAZY = {
 }
 
 __all__ = [
+    "Depth",
+    "depth_table",
+    "market_depth",
     "read_market",
     "load_sample",
     "load_sample_depth",

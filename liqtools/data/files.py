@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from liqtools.errors import DataError
-from liqtools.schema import validate_market
+from liqtools.schema import LAYOUT_DOC, validate_market
 
 __all__ = ["read_market", "read_time_frame"]
 
@@ -107,7 +107,7 @@ def read_time_frame(path: str | os.PathLike[str], *, what: str = "market frame")
         if not names and len(df.columns) and str(df.columns[0]).startswith("Unnamed: 0"):
             names = [df.columns[0]]
         if not names:
-            raise DataError(f"{p.name}: no time column (one of {list(_TIME_NAMES)}) and no time index")
+            raise DataError(f"{p.name}: no time column (one of {list(_TIME_NAMES)}) and no time index (layout: {LAYOUT_DOC})")
         col = df[names[0]]
         try:
             if pd.api.types.is_numeric_dtype(col):
@@ -115,7 +115,9 @@ def read_time_frame(path: str | os.PathLike[str], *, what: str = "market frame")
             else:
                 index = pd.to_datetime(col, utc=True, format="ISO8601")
         except (ValueError, TypeError, OverflowError) as exc:
-            raise DataError(f"{p.name}: cannot read column {names[0]!r} as times ({exc})") from exc
+            raise DataError(
+                f"{p.name}: cannot read column {names[0]!r} as times ({exc}); ISO times or epoch milliseconds (layout: {LAYOUT_DOC})"
+            ) from exc
         df = df.drop(columns=names[0]).set_axis(pd.DatetimeIndex(index, name="time"), axis=0)
     elif df.index.tz is None:
         df.index = df.index.tz_localize("UTC")
@@ -141,4 +143,5 @@ def read_market(path: str | os.PathLike[str]) -> pd.DataFrame:
     try:
         return validate_market(df)
     except DataError as exc:
-        raise DataError(f"{p.name}: {exc}") from exc
+        hint = "" if LAYOUT_DOC in str(exc) else f" (layout: {LAYOUT_DOC})"
+        raise DataError(f"{p.name}: {exc}{hint}") from exc

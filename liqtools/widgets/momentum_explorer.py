@@ -24,7 +24,7 @@ HORIZONS = (1, 4, 12, 24)
 
 
 class MomentumExplorer(Explorer):
-    """Event study around liquidation clusters (MODEL.md section 7), with a band and a horizon to choose.
+    """Event study around liquidation clusters (docs/model.md section 7), with a band and a horizon to choose.
 
     The bands are the largest clusters (3 per side) of the default model after the candle chosen with
     ``time`` (default: the last). ``band`` picks one of them or all; ``horizon`` picks the row of the effects table and the line on
