@@ -131,3 +131,30 @@ def test_cli_help_points_at_docs_model_md(capsys):
             main([command, "--help"])
         out = capsys.readouterr().out
         assert "docs/model.md" in out and "MODEL.md" not in out.replace("docs/model.md", ""), command
+
+
+def test_no_reference_to_a_missing_model_md_in_the_package_or_notebooks():
+    files = [*(ROOT / "liqtools").rglob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]
+    stale = [str(p.relative_to(ROOT)) for p in files if "MODEL.md" in p.read_text()]
+    assert not stale, stale
+
+
+def test_layout_errors_point_at_the_documented_layout(tmp_path):
+    import pytest
+
+    import liqtools as lt
+    from liqtools.errors import DataError
+    from liqtools.schema import LAYOUT_DOC
+
+    path, anchor = LAYOUT_DOC.split("#")
+    heading = next(ln for ln in (ROOT / path).read_text().splitlines() if ln.startswith("## Your data"))
+    assert re.sub(r"[^a-z0-9 -]", "", heading[3:].lower()).replace(" ", "-") == anchor  # GitHub's anchor rule
+    bad = tmp_path / "m.csv"
+    lt.load_sample().iloc[:30].drop(columns="volume").to_csv(bad)
+    with pytest.raises(DataError, match=f"missing column.*volume.*{re.escape(LAYOUT_DOC)}"):
+        lt.data.read_market(bad)
+    (tmp_path / "t.csv").write_text("when,open,high,low,close,volume\n1,1,1,1,1,1\n")
+    with pytest.raises(DataError, match=f"no time column.*{re.escape(LAYOUT_DOC)}"):
+        lt.data.read_market(tmp_path / "t.csv")
+    with pytest.raises(DataError, match=re.escape(LAYOUT_DOC)):
+        lt.validate_market(lt.load_sample().tz_localize(None))
