@@ -26,11 +26,9 @@ and the rest of that path can liquidate it inside its own candle), and continuou
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -38,195 +36,17 @@ from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
 from liqtools.analysis._numeric import span_sum
+from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
+from liqtools.analysis.heatmap_result import Heatmap, TimeLike
 from liqtools.analysis.ingredients import Crowding, Entry, HalfLife, ModelOptions, NearCut, Split, oi_changes
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
 
-__all__ = ["Crowding", "Entry", "HalfLife", "Heatmap", "Split", "liquidated_by_tier", "liquidation_heatmap", "nice_bin_size", "oi_changes"]
-
-TimeLike: TypeAlias = int | str | pd.Timestamp | np.datetime64
-
-
-def nice_bin_size(price: float, fraction: float = 0.0025) -> float:
-    """A round bin width near ``fraction`` of the price: 1, 2, 2.5 or 5 times a power of ten.
-
-    >>> nice_bin_size(73_000), nice_bin_size(2_000), nice_bin_size(0.09)
-    (200.0, 5.0, 0.0002)
-    """
-    if not (math.isfinite(price) and price > 0):
-        raise DataError(f"price must be a positive number, got {price}")
-    raw = price * fraction
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(s for s in (1.0, 2.0, 2.5, 5.0, 10.0) if raw <= s * power * 1.25)
-    return float(f"{step * power:.12g}")  # significant figures: exact for tiny prices too
-
-
-@dataclass(frozen=True, eq=False)
-class Heatmap:
-    """Result of :func:`liquidation_heatmap`: snapshots of active liquidation levels over time.
-
-    Attributes
-    ----------
-    times
-        Snapshot times (the candle after which each snapshot is taken).
-    edges
-        Price bin edges, ``len(edges) == n_bins + 1``; bin j is ``[edges[j], edges[j+1])``.
-    long, short
-        Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD.
-    liquidated
-        Per candle (indexed like the input) the model's predicted liquidations ``long_usd, short_usd``.
-    flows
-        Per candle: ``opened_*``, ``closed_*``, ``liquidated_*`` and ``active_*`` USD for each side; at
-        every candle the cumulative opened notional equals active + cumulative liquidated + closed.
-    profile, split, every, price
-        The options the heatmap was built with.
-    options
-        Every model option (:class:`~liqtools.analysis.ingredients.ModelOptions`); ``half_life``,
-        ``entry``, ``turnover``, ``half_life_mix``, ``near_cut``, ``crowding`` and ``consume_margin``
-        read it.
-    """
-
-    times: pd.DatetimeIndex
-    edges: NDArray[np.float64]
-    long: NDArray[np.float64]
-    short: NDArray[np.float64]
-    liquidated: pd.DataFrame
-    flows: pd.DataFrame
-    profile: LeverageProfile
-    split: Split
-    every: int
-    price: Literal["last", "mark"]
-    _levels: Levels = field(repr=False)
-    _log_factor: NDArray[np.float64] = field(repr=False)  # (classes, candles)
-    _index: pd.DatetimeIndex = field(repr=False)
-    _close: NDArray[np.float64] = field(repr=False)
-    options: ModelOptions = field(default_factory=ModelOptions)
-
-    # the options beyond docs/model.md, as built (all of them are in ``options``)
-    half_life = property(lambda self: self.options.half_life)
-    entry = property(lambda self: self.options.entry)
-    turnover = property(lambda self: self.options.turnover)
-    half_life_mix = property(lambda self: self.options.half_life_mix)
-    near_cut = property(lambda self: self.options.near_cut)
-    crowding = property(lambda self: self.options.crowding)
-    consume_margin = property(lambda self: self.options.consume_margin)
-
-    @property
-    def centers(self) -> NDArray[np.float64]:
-        """Bin centres (price)."""
-        return 0.5 * (self.edges[:-1] + self.edges[1:])
-
-    @property
-    def bin_size(self) -> float:
-        return float(self.edges[1] - self.edges[0])
-
-    def candle_position(self, t: TimeLike) -> int:
-        """Position of candle ``t``: an int is a position (negative counts from the end); a time picks the
-        last candle at or before it."""
-        n = len(self._index)
-        if isinstance(t, (int, np.integer)):
-            pos = int(t) + (n if t < 0 else 0)
-            if not 0 <= pos < n:
-                raise DataError(f"candle position {t} is outside 0..{n - 1}")
-            return pos
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        pos = int(self._index.searchsorted(ts, side="right")) - 1
-        if pos < 0:
-            raise DataError(f"time {ts} is before the first candle {self._index[0]}")
-        return pos
-
-    def levels_at(self, t: TimeLike) -> pd.DataFrame:
-        """Active levels after candle ``t`` (any candle, not only snapshot times): ``price, notional_usd, side``.
-
-        Sorted by price; notional is after closing at candle t.
-        """
-        pos = self.candle_position(t)
-        lv = self._levels
-        alive = (lv.created <= pos) & (lv.end > pos)
-        value = lv.notional[alive] * lv.value_factor(pos, alive, self._log_factor)
-        out = pd.DataFrame(
-            {
-                "price": lv.price[alive],
-                "notional_usd": value,
-                "side": np.where(lv.is_long[alive], "long", "short"),
-            }
-        )
-        return out.sort_values("price", kind="stable").reset_index(drop=True)
-
-    def close_at(self, t: TimeLike) -> float:
-        """Close of candle ``t`` (the price a map at that moment is read against)."""
-        return float(self._close[self.candle_position(t)])
-
-    def snapshot(self, t: TimeLike) -> pd.DataFrame:
-        """One snapshot row as a table per bin: ``low, high, long_usd, short_usd``, indexed by bin centre.
-
-        ``t`` is a snapshot row (int) or a time (the last snapshot at or before it).
-        """
-        if len(self.times) == 0:
-            raise DataError("this heatmap has no snapshots (fewer candles than 'every')")
-        if isinstance(t, (int, np.integer)):
-            row = int(t) + (len(self.times) if t < 0 else 0)
-            if not 0 <= row < len(self.times):
-                raise DataError(f"snapshot row {t} is outside 0..{len(self.times) - 1}")
-        else:
-            ts = pd.Timestamp(t)
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            row = int(self.times.searchsorted(ts, side="right")) - 1
-            if row < 0:
-                raise DataError(f"time {ts} is before the first snapshot {self.times[0]}")
-        return pd.DataFrame(
-            {
-                "low": self.edges[:-1],
-                "high": self.edges[1:],
-                "long_usd": self.long[row],
-                "short_usd": self.short[row],
-            },
-            index=pd.Index(self.centers, name="price"),
-        )
-
-
-def _default_range(prices: NDArray[np.float64], low: NDArray[np.float64], high: NDArray[np.float64], size: float) -> tuple[float, float]:
-    """The levels' span within [0.5 x lowest low, 2 x highest high] (the candles' range when none is inside)."""
-    lo_cap, hi_cap = 0.5 * float(low.min()), 2.0 * float(high.max())
-    inside = prices[(prices >= lo_cap) & (prices <= hi_cap)]
-    if len(inside):
-        lo, hi = float(inside.min()), float(inside.max())
-    else:
-        lo, hi = float(low.min()), float(high.max())
-    return math.floor(lo / size) * size, (math.floor(hi / size) + 1) * size
-
-
-def bin_index(prices: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Bin of each price under half-open bins ``[edges[j], edges[j+1])``; -1 / n_bins outside the range."""
-    n_bins = len(edges) - 1
-    size = edges[1] - edges[0]
-    j = np.floor((prices - edges[0]) / size).astype(np.int64)
-    j = np.clip(j, -1, n_bins)
-    # exact with respect to the edges array, whatever the rounding of the division above
-    inside = (j >= 0) & (j < n_bins)
-    jj = np.where(inside, j, 0)
-    j = np.where(inside & (prices < edges[jj]), j - 1, j)
-    jj = np.clip(j, -1, n_bins - 1)
-    j = np.where((j >= 0) & (j < n_bins) & (prices >= edges[jj + 1]), j + 1, j)
-    j[prices < edges[0]] = -1
-    j[prices >= edges[-1]] = n_bins
-    return j
-
-
-def make_edges(lo: float, hi: float, size: float) -> NDArray[np.float64]:
-    """Bin edges ``lo + j * size`` covering ``[lo, hi)``."""
-    if not (math.isfinite(size) and size > 0):
-        raise DataError(f"bin_size must be a positive number, got {size}")
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise DataError(f"price_range must be finite, got ({lo}, {hi})")
-    if not hi > lo:
-        raise DataError(f"price_range must be (low, high) with high > low, got ({lo}, {hi})")
-    n_bins = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
-    if n_bins > 1_000_000:
-        raise DataError(f"{n_bins:,} price bins is too many; choose a larger bin_size or a narrower price_range")
-    return np.asarray(lo + np.arange(n_bins + 1) * size, dtype=np.float64)
+__all__ = [
+    "Crowding", "Entry", "HalfLife", "Heatmap", "Split", "TimeLike", "bin_index", "liquidated_by_tier",
+    "liquidation_heatmap", "make_edges", "nice_bin_size", "oi_changes",
+]
 
 
 def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:

@@ -1,0 +1,144 @@
+"""The result of :func:`~liqtools.analysis.heatmap.liquidation_heatmap`: snapshots, flows and the levels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from liqtools.analysis._build import Levels
+from liqtools.analysis.ingredients import ModelOptions, Split
+from liqtools.analysis.profile import LeverageProfile
+from liqtools.errors import DataError
+
+__all__ = ["Heatmap", "TimeLike"]
+
+TimeLike: TypeAlias = int | str | pd.Timestamp | np.datetime64
+
+
+@dataclass(frozen=True, eq=False)
+class Heatmap:
+    """Result of :func:`liquidation_heatmap`: snapshots of active liquidation levels over time.
+
+    Attributes
+    ----------
+    times
+        Snapshot times (the candle after which each snapshot is taken).
+    edges
+        Price bin edges, ``len(edges) == n_bins + 1``; bin j is ``[edges[j], edges[j+1])``.
+    long, short
+        Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD.
+    liquidated
+        Per candle (indexed like the input) the model's predicted liquidations ``long_usd, short_usd``.
+    flows
+        Per candle: ``opened_*``, ``closed_*``, ``liquidated_*`` and ``active_*`` USD for each side; at
+        every candle the cumulative opened notional equals active + cumulative liquidated + closed.
+    profile, split, every, price
+        The options the heatmap was built with.
+    options
+        Every model option (:class:`~liqtools.analysis.ingredients.ModelOptions`); ``half_life``,
+        ``entry``, ``turnover``, ``half_life_mix``, ``near_cut``, ``crowding`` and ``consume_margin``
+        read it.
+    """
+
+    times: pd.DatetimeIndex
+    edges: NDArray[np.float64]
+    long: NDArray[np.float64]
+    short: NDArray[np.float64]
+    liquidated: pd.DataFrame
+    flows: pd.DataFrame
+    profile: LeverageProfile
+    split: Split
+    every: int
+    price: Literal["last", "mark"]
+    _levels: Levels = field(repr=False)
+    _log_factor: NDArray[np.float64] = field(repr=False)  # (classes, candles)
+    _index: pd.DatetimeIndex = field(repr=False)
+    _close: NDArray[np.float64] = field(repr=False)
+    options: ModelOptions = field(default_factory=ModelOptions)
+
+    # the options beyond docs/model.md, as built (all of them are in ``options``)
+    half_life = property(lambda self: self.options.half_life)
+    entry = property(lambda self: self.options.entry)
+    turnover = property(lambda self: self.options.turnover)
+    half_life_mix = property(lambda self: self.options.half_life_mix)
+    near_cut = property(lambda self: self.options.near_cut)
+    crowding = property(lambda self: self.options.crowding)
+    consume_margin = property(lambda self: self.options.consume_margin)
+
+    @property
+    def centers(self) -> NDArray[np.float64]:
+        """Bin centres (price)."""
+        return 0.5 * (self.edges[:-1] + self.edges[1:])
+
+    @property
+    def bin_size(self) -> float:
+        return float(self.edges[1] - self.edges[0])
+
+    def candle_position(self, t: TimeLike) -> int:
+        """Position of candle ``t``: an int is a position (negative counts from the end); a time picks the
+        last candle at or before it."""
+        n = len(self._index)
+        if isinstance(t, (int, np.integer)):
+            pos = int(t) + (n if t < 0 else 0)
+            if not 0 <= pos < n:
+                raise DataError(f"candle position {t} is outside 0..{n - 1}")
+            return pos
+        ts = pd.Timestamp(t)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        pos = int(self._index.searchsorted(ts, side="right")) - 1
+        if pos < 0:
+            raise DataError(f"time {ts} is before the first candle {self._index[0]}")
+        return pos
+
+    def levels_at(self, t: TimeLike) -> pd.DataFrame:
+        """Active levels after candle ``t`` (any candle, not only snapshot times): ``price, notional_usd, side``.
+
+        Sorted by price; notional is after closing at candle t.
+        """
+        pos = self.candle_position(t)
+        lv = self._levels
+        alive = (lv.created <= pos) & (lv.end > pos)
+        value = lv.notional[alive] * lv.value_factor(pos, alive, self._log_factor)
+        out = pd.DataFrame(
+            {
+                "price": lv.price[alive],
+                "notional_usd": value,
+                "side": np.where(lv.is_long[alive], "long", "short"),
+            }
+        )
+        return out.sort_values("price", kind="stable").reset_index(drop=True)
+
+    def close_at(self, t: TimeLike) -> float:
+        """Close of candle ``t`` (the price a map at that moment is read against)."""
+        return float(self._close[self.candle_position(t)])
+
+    def snapshot(self, t: TimeLike) -> pd.DataFrame:
+        """One snapshot row as a table per bin: ``low, high, long_usd, short_usd``, indexed by bin centre.
+
+        ``t`` is a snapshot row (int) or a time (the last snapshot at or before it).
+        """
+        if len(self.times) == 0:
+            raise DataError("this heatmap has no snapshots (fewer candles than 'every')")
+        if isinstance(t, (int, np.integer)):
+            row = int(t) + (len(self.times) if t < 0 else 0)
+            if not 0 <= row < len(self.times):
+                raise DataError(f"snapshot row {t} is outside 0..{len(self.times) - 1}")
+        else:
+            ts = pd.Timestamp(t)
+            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+            row = int(self.times.searchsorted(ts, side="right")) - 1
+            if row < 0:
+                raise DataError(f"time {ts} is before the first snapshot {self.times[0]}")
+        return pd.DataFrame(
+            {
+                "low": self.edges[:-1],
+                "high": self.edges[1:],
+                "long_usd": self.long[row],
+                "short_usd": self.short[row],
+            },
+            index=pd.Index(self.centers, name="price"),
+        )
