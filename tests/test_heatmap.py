@@ -295,3 +295,25 @@ def test_half_life_far_below_one_candle_closes_everything(half_life):
     f = hm.flows
     np.testing.assert_allclose(f["active_long_usd"], f["opened_long_usd"], rtol=1e-9, atol=1e-9)
     assert_matches_reference(df, half_life=half_life)
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 60),
+    exponent=st.sampled_from([5, 100, 250, 305, 320]),
+    every=st.integers(1, 4),
+    options=st.sampled_from(
+        [{}, {"half_life": 1e-6}, {"turnover": 1e9}, {"half_life_mix": [(0.5, 1e-300), (0.5, None)]}, {"near_cut": (0.01, 1.0)}]
+    ),
+)
+def test_collapses_never_give_nan_property(seed, n, exponent, every, options):
+    # issue 12: open interest falling by up to 320 orders of magnitude at a random candle, with options
+    # that close everything at once, never yields NaN, inf or an error, and never negative values
+    df = random_market(n, seed, nan_share=0.2)
+    rng = np.random.default_rng(seed)
+    at = int(rng.integers(0, n))
+    oi = df["oi_usd"].to_numpy().copy()
+    oi[at:] *= 10.0**-exponent
+    hm = liquidation_heatmap(df.assign(oi_usd=oi), every=every, bin_size=1.0, price_range=(40.0, 250.0), **options)
+    for x in (hm.long, hm.short, hm.liquidated.to_numpy(), hm.flows.to_numpy()):
+        assert np.isfinite(x).all() and (x >= 0).all()

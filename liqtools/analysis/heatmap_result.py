@@ -97,7 +97,8 @@ class Heatmap:
     def levels_at(self, t: TimeLike) -> pd.DataFrame:
         """Active levels after candle ``t`` (any candle, not only snapshot times): ``price, notional_usd, side``.
 
-        Sorted by price; notional is after closing at candle t.
+        Sorted by price; notional is after closing at candle t. With ``half_life_mix`` a level appears once
+        per closing class (same price, its class's share); levels closed completely are gone.
         """
         pos = self.candle_position(t)
         lv = self._levels
