@@ -45,7 +45,7 @@ def main() -> None:
         print(f"first plot in {time.perf_counter() - t0:.1f} s (kernel, imports, the first tab)")
         for tab, label, source, column, target in CASES:
             page.get_by_role("tab", name=tab, exact=True).click()
-            page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text=label)).first.wait_for(timeout=120_000)
+            page.locator(".widget-label:visible", has_text="split" if tab == "Heatmap" else label).first.wait_for(timeout=120_000)
             page.wait_for_function("(n) => Bokeh.documents.some(d => d.get_model_by_name(n))", arg=source, timeout=60_000)
             time.sleep(0.5)
             times = []

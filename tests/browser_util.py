@@ -221,9 +221,19 @@ def first_plot_visible(page, timeout_ms: int = 120_000) -> None:  # type: ignore
     page.wait_for_function(FIRST_PLOT, timeout=timeout_ms, polling=50)
 
 
+def open_leverage(page) -> None:  # type: ignore[no-untyped-def]
+    """Unfold the open tab's leverage sliders (an accordion, closed at first)."""
+    title = page.get_by_text("Leverage profile:").locator("visible=true").first
+    title.click()
+    page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text="100x weight %")).first.wait_for(timeout=30_000)
+
+
 def visible_slider_handle(page, label: str):  # type: ignore[no-untyped-def]
-    """The handle of the slider labelled ``label`` in the open tab (a shared slider shows once per built tab)."""
+    """The handle of the slider labelled ``label`` in the open tab (a shared slider shows once per built tab;
+    the leverage sliders are unfolded first)."""
     sliders = page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text=label))
+    if " weight %" in label and sliders.count() == 0:
+        open_leverage(page)
     return sliders.first.locator(".noUi-handle").element_handle(timeout=60_000)
 
 

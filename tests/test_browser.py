@@ -86,10 +86,10 @@ def python_twin():
     return Dashboard()
 
 
-def open_tab(page, name, slider_label, source):
+def open_tab(page, name, control_label, source):
     """Click a tab and wait for its explorer: built in the kernel when first opened ("building..." until then)."""
     page.get_by_role("tab", name=name, exact=True).click()
-    page.locator(".widget-slider:visible", has=page.locator(".widget-label", has_text=slider_label)).first.wait_for(timeout=120_000)
+    page.locator(".widget-label:visible", has_text=control_label).first.wait_for(timeout=120_000)
     page.wait_for_function("(name) => Bokeh.documents.some(d => d.get_model_by_name(name))", arg=source, timeout=60_000)
 
 
@@ -134,7 +134,7 @@ def test_cascade_tab_shock_key(dashboard_page, python_twin):
 
 def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     page, errors = dashboard_page
-    open_tab(page, "Heatmap", "100x weight %", "side_price")
+    open_tab(page, "Heatmap", "split", "side_price")
     # the time slider is shared by the tabs: use the heatmap tab's copy (the visible one)
     ms = visible_key_latency_ms(page, "time", "ArrowLeft", "side_price", "x")
     assert ms > 0
@@ -179,6 +179,81 @@ def test_map_downloads(dashboard_page, python_twin):
     assert real_errors(errors) == []
 
 
+FORMAT = """([name, attr, ticks]) => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const m = doc.get_model_by_name(name);
+    if (m) return m[attr].doFormat(ticks, {loc: 0});
+  }
+  return null;
+}"""
+
+MODEL = """([name, attrs]) => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const m = doc.get_model_by_name(name);
+    if (m) return attrs.map(a => m[a]);
+  }
+  return null;
+}"""
+
+
+def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
+    page, errors = dashboard_page
+    open_tab(page, "Heatmap", "split", "heatmap_image")
+    assert page.evaluate(FORMAT, ["heatmap_colorbar", "formatter", [0, 2.5e6, 2.5e8, 1.5e9]]) == ["$0", "$2.5M", "$250M", "$1.5B"]
+    assert page.evaluate(MODEL, ["heatmap_colorbar", ["visible"]]) == [True]
+    high = python_twin.heatmap.mapper.high
+    assert page.evaluate(MODEL, ["heatmap_mapper", ["high"]]) == [pytest.approx(high, rel=1e-12)]
+    page.locator(".widget-toggle-button:visible", has_text="log").click()
+    page.wait_for_function(MODEL.replace("return attrs.map(a => m[a]);", "return m.visible;"), arg=["heatmap_log_colorbar", []], timeout=30_000)
+    assert page.evaluate(MODEL, ["heatmap_colorbar", ["visible"]]) == [False]
+    assert page.evaluate(MODEL, ["heatmap_log", ["visible"]]) == [True]
+    python_twin.heatmap.controls["color_scale"].value = "log"
+    assert page.evaluate(MODEL, ["heatmap_log_mapper", ["low", "high"]]) == pytest.approx([python_twin.heatmap.log_mapper.low, python_twin.heatmap.log_mapper.high], rel=1e-12)
+    time.sleep(0.5)
+    shot(page, "dashboard-heatmap-log.png")
+    assert real_errors(errors) == []
+
+
+def test_map_framed_units_and_typed_date(dashboard_page, python_twin):
+    page, errors = dashboard_page
+    page.get_by_role("tab", name="Map", exact=True).click()
+    ex = python_twin.map
+    wait_equal(page, "map_price", "x", ex.sources["map_price"].data["x"])
+    got = page.evaluate(MODEL, ["map_x_range", ["start", "end"]])
+    assert got == pytest.approx([ex.figure.x_range.start, ex.figure.x_range.end], rel=1e-12)
+    close = float(python_twin.df["close"].iloc[python_twin.time.value])
+    assert got == pytest.approx([0.75 * close, 1.25 * close], rel=1e-12)
+    assert page.evaluate(MODEL, ["map_cum_range", ["end"]]) == [pytest.approx(ex.figure.extra_y_ranges["cum"].end, rel=1e-12)]
+    text = page.locator(".widget-tab-contents").first.inner_text()
+    assert "LeverageProfile(" not in text and "leverage mix 5x 10%" in text
+    # a typed date moves the shared time
+    box = page.locator(".widget-text:visible input").first
+    box.fill("2026-01-15 13:40")
+    box.press("Enter")
+    python_twin.map.timebox.date.value = "2026-01-15 13:40"
+    wait_equal(page, "map_price", "x", ex.sources["map_price"].data["x"])
+    page.wait_for_function("() => [...document.querySelectorAll('.widget-text input')].some(i => i.value === '2026-01-15 13:00')", timeout=30_000)
+    wait_equal(page, "map_bars", "long_usd", ex.sources["map_bars"].data["long_usd"])
+    got = page.evaluate(MODEL, ["map_x_range", ["start", "end"]])
+    assert got == pytest.approx([ex.figure.x_range.start, ex.figure.x_range.end], rel=1e-12)
+    assert real_errors(errors) == []
+
+
+def test_screenshots_of_every_tab(dashboard_page):
+    """Every tab at two window sizes, as a person sees it (the viewport), for a human to look at."""
+    page, errors = dashboard_page
+    for width, height in ((1440, 900), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
+        for name, label, source in (("Map", "price move bp", "map_bars"), ("Heatmap", "split", "heatmap_image"), ("Cascade", "shock size bp", "cascade_up"), ("Momentum", "horizon", "momentum_effects")):
+            open_tab(page, name, label, source)
+            time.sleep(1.0)
+            path = ARTIFACTS / f"tab-{name.lower()}-{width}x{height}.png"
+            page.screenshot(path=str(path))
+            assert path.stat().st_size > 10_000
+    page.set_viewport_size({"width": 1400, "height": 1200})
+    assert real_errors(errors) == []
+
+
 def test_market_switch(dashboard_page):
     page, errors = dashboard_page
     page.get_by_role("tab", name="Map", exact=True).click()
@@ -186,7 +261,7 @@ def test_market_switch(dashboard_page):
     sol = lt.load_sample("sol-2024")
     wait_equal(page, "map_price", "x", [float(sol["close"].iloc[-1])], timeout_ms=120_000)
     assert page.get_by_text("building the Heatmap tab...").count() == 1  # the other tabs wait to be opened again
-    open_tab(page, "Heatmap", "100x weight %", "heatmap_image")
+    open_tab(page, "Heatmap", "split", "heatmap_image")
     wait_equal(page, "side_price", "x", [float(sol["close"].iloc[-1])], timeout_ms=120_000)
     time.sleep(0.5)
     shot(page, "dashboard-heatmap-sol.png")

@@ -60,7 +60,7 @@ def test_map_teaching_mode_controls(sample):
     assert repr(ex.profile()) == repr(lt.LeverageProfile.default())
     assert ex.profile().weights_array.tolist() == lt.LeverageProfile.default().weights_array.tolist()
     oi_options = [v for _, v in ex.controls["open_interest"].options]
-    steps = [("price", 104_000.0), ("open_interest", oi_options[-1]), ("spread", 500), ("entry_price", 98_000.0), ("w100x", 60), ("dominance", 50), ("dominant", 10), ("bin_size", ex.controls["bin_size"].options[0])]
+    steps = [("price", 104_000.0), ("open_interest", oi_options[-1]), ("spread", 500), ("entry_price", 98_000.0), ("w100x", 60), ("dominance", 50), ("dominant", 10), ("bin_size", ex.controls["bin_size"].options[0][1])]
     for name, value in steps:
         ex.controls[name].value = value
         check_map_explorer(ex, levels(), ex.current_price())
@@ -79,7 +79,8 @@ def test_map_data_mode_time_and_leverage(sample):
     close = float(sample["close"].iloc[1200])
     assert ex.current_price() == close
     check_map_explorer(ex, hm.levels_at(1200), close)
-    assert "2026-01-" in ex.time_label.value or "2026-02-" in ex.time_label.value
+    assert ex.timebox.date.value == f"{sample.index[1200]:%Y-%m-%d %H:%M}"
+    assert ex.time_label.value == f"close {lt._format.price_text(close)}"
     ex.update(w5x=0, w100x=50, split="candle")
     hm2 = lt.liquidation_heatmap(sample, leverage=ex.profile(), split="candle")
     check_map_explorer(ex, hm2.levels_at(1200), close)
@@ -117,7 +118,7 @@ def test_heatmap_explorer(sample):
     ex = HeatmapExplorer(sample, realized=realized)
     hm = lt.liquidation_heatmap(sample, bin_size=float(ex.controls["bin_size"].value), every=ex.every)
     assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
-    ex.update(w25x=0, w5x=40, split="candle", bin_size=ex.controls["bin_size"].options[-1])
+    ex.update(w25x=0, w5x=40, split="candle", bin_size=ex.controls["bin_size"].options[-1][1])
     hm = lt.liquidation_heatmap(sample, leverage=ex.leverage.profile(), split="candle", bin_size=float(ex.controls["bin_size"].value), every=ex.every)
     assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
     ex.controls["time"].value = 700
@@ -244,6 +245,73 @@ def test_momentum_explorer(sample):
     assert "Hindsight" in ex.readout_lines[-1]
 
 
+def test_heatmap_colour_scale_and_saturation(sample):
+    ex = HeatmapExplorer(sample)
+    total = ex.hm.long + ex.hm.short
+    positive = total[total > 0]
+    assert ex.mapper.high == pytest.approx(np.percentile(positive, 99.5))
+    shown = lambda: {n for n, m in ex._scale_models.items() if m.visible}  # noqa: E731
+    assert shown() == {"heatmap_linear", "heatmap_colorbar"}
+    ex.update(color_scale="log", saturation=95.0)
+    assert shown() == {"heatmap_log", "heatmap_log_colorbar"}
+    assert ex.log_mapper.high == ex.mapper.high == pytest.approx(np.percentile(positive, 95))
+    assert ex.log_mapper.low == pytest.approx(ex.log_mapper.high / 1000)
+    ex.controls["saturation"].value = 100.0
+    assert ex.mapper.high == pytest.approx(positive.max())
+    img = ex.sources["heatmap_image"].data  # tooltips read longs and shorts per cell
+    np.testing.assert_array_equal(img["long"][0], ex.hm.long.T.astype(np.float32))
+    np.testing.assert_array_equal(img["short"][0], ex.hm.short.T.astype(np.float32))
+    assert "LeverageProfile(" not in ex.readout.value and "leverage mix 5x 10%" in ex.readout.value
+
+
+def test_map_opens_framed_and_fits_both_curves(sample):
+    from liqtools.plotting.maps import map_ranges
+
+    ex = MapExplorer(sample)
+    price = ex.current_price()
+    fig = ex.figure
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((0.75 * price, 1.25 * price))
+    inside = ex.map[(ex.map["high"] > 0.75 * price) & (ex.map["low"] < 1.25 * price)]
+    cum_long = inside["cum_long_usd"][inside["low"] <= price].max()
+    cum_short = inside["cum_short_usd"][inside["high"] > price].max()
+    top = fig.extra_y_ranges["cum"].end
+    assert top >= max(cum_long, cum_short) and top == pytest.approx(1.08 * max(cum_long, cum_short))
+    assert fig.y_range.end >= inside[["long_usd", "short_usd"]].to_numpy().max()
+    assert fig.legend[0] in fig.below and fig.legend[0].click_policy == "hide"
+    ex.controls["time"].value = 200  # a new candle: framed on its price
+    p2 = float(sample["close"].iloc[200])
+    assert (fig.x_range.start, fig.x_range.end) == pytest.approx((0.75 * p2, 1.25 * p2))
+    assert fig.extra_y_ranges["cum"].end == map_ranges(ex.map, p2, ex.frame)["cum"][1]
+    assert "LeverageProfile(" not in ex.readout.value and "(maintenance margin 0.4%)" in ex.readout.value
+    assert all("e+" not in label and "e-" not in label for label, _ in ex.controls["bin_size"].options)
+
+
+def test_controls_without_effect_are_disabled():
+    ex = MapExplorer()
+    assert ex.controls["split_share"].disabled
+    ex.controls["split"].value = "share"
+    assert not ex.controls["split_share"].disabled
+    assert ex.controls["dominant"].disabled  # its share is 0
+    ex.controls["dominance"].value = 40
+    assert not ex.controls["dominant"].disabled and not ex.controls["w5x"].disabled
+    ex.controls["dominance"].value = 100
+    assert all(ex.controls[f"w{lev}x"].disabled for lev in (5, 10, 25, 50, 100))
+    assert "sum to 100%" in ex.leverage.note.value and "25x 100%" in ex.leverage.note.value
+
+
+def test_typed_date_moves_the_shared_time(sample):
+    dash = Dashboard()
+    dash.map.timebox.date.value = "2026-01-15 13:40"
+    want = int(sample.index.searchsorted(pd.Timestamp("2026-01-15 13:40", tz="UTC"), side="right")) - 1
+    assert dash.time.value == want
+    assert dash.map.sources["map_price"].data["x"] == [float(sample["close"].iloc[want])]
+    assert dash.map.timebox.date.value == "2026-01-15 13:00"
+    dash.tabs.selected_index = 1
+    assert dash.heatmap.timebox.date.value == "2026-01-15 13:00"
+    dash.heatmap.timebox.date.value = "next tuesday"
+    assert dash.time.value == want and "not a date" in dash.heatmap.timebox.note.value
+
+
 def test_dashboard_builds_tabs_when_opened():
     dash = Dashboard()
     assert dash.built == ("Map",)
@@ -352,7 +420,7 @@ def test_changes_before_display_reach_the_page(sample, make, control, value, sou
 
 def test_bar_width_follows_the_bin_size():
     ex = MapExplorer()
-    for size in ex.controls["bin_size"].options:
+    for _label, size in ex.controls["bin_size"].options:
         ex.controls["bin_size"].value = size
         widths = np.asarray(ex.sources["map_bars"].data["width"])
         np.testing.assert_allclose(widths, 0.9 * size)

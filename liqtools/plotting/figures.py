@@ -8,224 +8,68 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from bokeh.layouts import column, row
 from bokeh.models import (
     AdaptiveTicker,
     ColumnDataSource,
+    CustomJSTickFormatter,
     DataRange1d,
     DataTable,
     HoverTool,
     LabelSet,
+    LayoutDOM,
     LinearAxis,
-    LinearColorMapper,
     NumeralTickFormatter,
-    Range1d,
+    Row,
     Span,
     TableColumn,
 )
-from bokeh.palettes import Inferno256
-from bokeh.layouts import column, row
-from bokeh.models import LayoutDOM, Row
 from bokeh.plotting import figure
 
 from liqtools.analysis.cascade import CascadeResult
-from liqtools.analysis.heatmap import Heatmap
 from liqtools.analysis.momentum import EventStudy
-from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, SHORT_COLOR, price_text, usd
+from liqtools.plotting.maps import (
+    heatmap_color_high,
+    heatmap_data,
+    heatmap_figure,
+    map_data,
+    map_figure,
+    map_side_figure,
+    to_ms,
+)
+from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, PRICE_TICKS, SHORT_COLOR, price_text, usd, usd_ticks
 
 __all__ = [
-    "heatmap_figure",
-    "heatmap_data",
-    "map_figure",
-    "map_data",
-    "clusters_table",
-    "clusters_data",
-    "cascade_figure",
     "cascade_data",
-    "cascade_levels_data",
+    "cascade_figure",
     "cascade_flag_data",
+    "cascade_levels_data",
+    "clusters_data",
+    "clusters_table",
+    "effects_data",
     "heatmap_color_high",
-    "map_side_figure",
+    "heatmap_data",
+    "heatmap_figure",
     "liquidations_data",
     "liquidations_figure",
-    "to_ms",
+    "map_data",
+    "map_figure",
+    "map_side_figure",
     "momentum_figure",
     "paths_data",
-    "effects_data",
     "table_data",
+    "to_ms",
 ]
 
 Data = dict[str, dict[str, object]]
 
 
-def _usd_ticks() -> NumeralTickFormatter:
-    return NumeralTickFormatter(format="$0.[0]a")
+def _usd_ticks() -> CustomJSTickFormatter:
+    return usd_ticks()
 
 
 def _price_ticks() -> NumeralTickFormatter:
-    return NumeralTickFormatter(format="$0,0")
-
-
-def to_ms(index: pd.DatetimeIndex) -> np.ndarray:
-    """UTC times as float milliseconds since the epoch (bokeh's datetime axis unit)."""
-    return index.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ms]").astype(np.int64).astype(float)
-
-
-# ---------------------------------------------------------------------------- heatmap over time
-
-
-def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
-    """Columns of the sources ``heatmap_image`` and ``candles``."""
-    total = hm.long + hm.short
-    times = to_ms(hm.times)
-    candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
-    step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
-    return {
-        "heatmap_image": {
-            # column k holds the levels after snapshot candle k: drawn from that candle's close to the next snapshot
-            "image": [np.ascontiguousarray(total.T, dtype=np.float32)],  # display only: float32 halves the page
-            "x": [times[0] + candle if len(times) else 0.0],
-            "y": [float(hm.edges[0])],
-            "dw": [step * len(times)],
-            "dh": [float(hm.edges[-1] - hm.edges[0])],
-        },
-        "candles": {
-            "time": to_ms(df.index),
-            "open": df["open"].to_numpy(),
-            "high": df["high"].to_numpy(),
-            "low": df["low"].to_numpy(),
-            "close": df["close"].to_numpy(),
-            "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
-        },
-    }
-
-
-def heatmap_color_high(hm: Heatmap) -> float:
-    """Top of the colour scale: the 99.5th percentile of non-empty cells, so a few hot cells do not wash out the rest."""
-    total = hm.long + hm.short
-    positive = total[total > 0]
-    return float(np.quantile(positive, 0.995)) if len(positive) else 1.0
-
-
-def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: int = 420) -> figure:
-    """The heatmap over time (long + short USD per price bin) as an image, with the candles on top.
-
-    Sources: ``heatmap_image`` (one image) and ``candles``; the colour mapper is the model named
-    ``heatmap_mapper`` (``fig.select_one({"name": "heatmap_mapper"})``).
-    """
-    data = heatmap_data(hm, df)
-    mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=heatmap_color_high(hm), name="heatmap_mapper")
-    fig = figure(
-        x_axis_type="datetime",
-        width=width,
-        height=height,
-        title="Estimated liquidation levels over time (long + short, USD per price bin)",
-        x_axis_label="time (UTC)",
-        y_axis_label="price (USD)",
-        tools="pan,wheel_zoom,box_zoom,reset,save",
-        background_fill_color="black",
-    )
-    image = ColumnDataSource(data["heatmap_image"], name="heatmap_image")
-    img = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=image, color_mapper=mapper)
-    fig.add_tools(
-        HoverTool(
-            renderers=[img],
-            tooltips=[("time", "$x{%F %H:%M}"), ("price", "$y{$0,0}"), ("levels", "@image{$0.0a}")],
-            formatters={"$x": "datetime"},
-        )
-    )
-    candles = ColumnDataSource(data["candles"], name="candles")
-    times = data["candles"]["time"]
-    width_ms = 0.7 * (float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0)  # type: ignore[arg-type]
-    fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
-    fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
-    fig.yaxis.formatter = _price_ticks()
-    lo, hi = float(df["low"].min()), float(df["high"].max())
-    pad = 0.25 * (hi - lo)
-    fig.y_range = Range1d(max(float(hm.edges[0]), lo - pad), min(float(hm.edges[-1]), hi + pad))
-    x0 = data["heatmap_image"]["x"][0]  # type: ignore[index]
-    fig.x_range = Range1d(float(to_ms(df.index[:1])[0]), x0 + data["heatmap_image"]["dw"][0])  # type: ignore[index]
-    return fig
-
-
-# ---------------------------------------------------------------------------- map at one moment
-
-
-def map_data(map_df: pd.DataFrame, price: float, clusters: pd.DataFrame | None = None) -> Data:
-    """Columns of the sources ``map_bars``, ``map_cumulative``, ``map_clusters`` and ``map_price``."""
-    low = map_df["low"].to_numpy()
-    high = map_df["high"].to_numpy()
-    c = clusters if clusters is not None else pd.DataFrame(columns=["side", "low", "high", "notional_usd"])
-    return {
-        "map_bars": {
-            "price": map_df.index.to_numpy(),
-            "low": low,
-            "high": high,
-            "width": 0.9 * (high - low),
-            "long_usd": map_df["long_usd"].to_numpy(),
-            "short_usd": map_df["short_usd"].to_numpy(),
-        },
-        "map_cumulative": {
-            "long_edge": low,
-            "short_edge": high,
-            "cum_long_usd": np.where(low <= price, map_df["cum_long_usd"].to_numpy(), np.nan),
-            "cum_short_usd": np.where(high > price, map_df["cum_short_usd"].to_numpy(), np.nan),
-        },
-        "map_clusters": {
-            "left": c["low"].to_numpy(dtype=float),
-            "right": c["high"].to_numpy(dtype=float),
-            "side": c["side"].tolist(),
-            "notional_usd": c["notional_usd"].to_numpy(dtype=float),
-            "color": [SHORT_COLOR if s == "short" else LONG_COLOR for s in c["side"]],
-        },
-        "map_price": {"x": [float(price)]},
-    }
-
-
-def map_figure(
-    map_df: pd.DataFrame,
-    price: float,
-    *,
-    clusters: pd.DataFrame | None = None,
-    width: int = 900,
-    height: int = 380,
-    title: str | None = None,
-) -> figure:
-    """The liquidation map at one moment: long bars below the price, short bars above, cumulative curves.
-
-    Bars use the left axis (USD per bin), the cumulative curves the right axis. Sources: ``map_bars``,
-    ``map_cumulative``, ``map_clusters`` (shaded bands), ``map_price`` (the current price line).
-    """
-    data = map_data(map_df, price, clusters)
-    src = {name: ColumnDataSource(cols, name=name) for name, cols in data.items()}
-    fig = figure(
-        width=width,
-        height=height,
-        title=title or f"Estimated liquidation map at {price_text(price)}",
-        x_axis_label="liquidation price (USD)",
-        y_axis_label="liquidation notional per bin (USD)",
-        tools="pan,xwheel_zoom,box_zoom,reset,save",
-    )
-    fig.vstrip(x0="left", x1="right", source=src["map_clusters"], fill_color="color", fill_alpha=0.12, line_alpha=0)
-    r_long = fig.vbar(x="price", width="width", top="long_usd", source=src["map_bars"], color=LONG_COLOR, alpha=0.8, legend_label="long liquidations")
-    r_short = fig.vbar(x="price", width="width", top="short_usd", source=src["map_bars"], color=SHORT_COLOR, alpha=0.8, legend_label="short liquidations")
-    fig.y_range = DataRange1d(renderers=[r_long, r_short], start=0)
-    fig.extra_y_ranges = {"cum": DataRange1d(start=0)}
-    fig.add_layout(LinearAxis(y_range_name="cum", axis_label="cumulative from price (USD)", formatter=_usd_ticks()), "right")
-    r_cl = fig.line("long_edge", "cum_long_usd", source=src["map_cumulative"], y_range_name="cum", color=LONG_COLOR, line_width=2, legend_label="cumulative longs")
-    r_cs = fig.line("short_edge", "cum_short_usd", source=src["map_cumulative"], y_range_name="cum", color=SHORT_COLOR, line_width=2, legend_label="cumulative shorts")
-    fig.extra_y_ranges["cum"].renderers = [r_cl, r_cs]
-    fig.vspan(x="x", source=src["map_price"], line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
-    fig.add_tools(
-        HoverTool(
-            renderers=[r_long, r_short],
-            tooltips=[("bin", "@low{$0,0} - @high{$0,0}"), ("longs", "@long_usd{$0.0a}"), ("shorts", "@short_usd{$0.0a}")],
-        )
-    )
-    fig.xaxis.formatter = _price_ticks()
-    fig.yaxis[0].formatter = _usd_ticks()
-    fig.legend.location = "top_left"
-    fig.legend.click_policy = "hide"
-    return fig
+    return NumeralTickFormatter(format=PRICE_TICKS)
 
 
 # ---------------------------------------------------------------------------- clusters table
@@ -321,41 +165,7 @@ def cascade_figure(up: CascadeResult, down: CascadeResult, *, width: int = 900, 
     )
 
 
-# ---------------------------------------------------------------------------- map beside the heatmap
-
-
-def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | None = None, width: int = 300, height: int = 420) -> figure:
-    """The map turned on its side to sit beside the heatmap: price up the y axis, USD along x.
-
-    Sources: ``side_bars``, ``side_cumulative``, ``side_price`` (same columns as :func:`map_data`'s
-    ``map_bars``, ``map_cumulative``, ``map_price``).
-    """
-    data = map_data(map_df, price)
-    fig = figure(
-        width=width,
-        height=height,
-        title="Levels at the chosen time",
-        x_axis_label="USD per bin",
-        tools="ywheel_zoom,reset",
-        **({"y_range": y_range} if y_range is not None else {}),
-    )
-    bars = ColumnDataSource(data["map_bars"], name="side_bars")
-    r1 = fig.hbar(y="price", height="width", right="long_usd", source=bars, color=LONG_COLOR, alpha=0.8)
-    r2 = fig.hbar(y="price", height="width", right="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8)
-    fig.x_range = DataRange1d(renderers=[r1, r2], start=0)
-    cum = ColumnDataSource(data["map_cumulative"], name="side_cumulative")
-    fig.extra_x_ranges = {"cum": DataRange1d(start=0)}
-    fig.add_layout(LinearAxis(x_range_name="cum", axis_label="cumulative from price", formatter=_usd_ticks()), "above")
-    c1 = fig.line("cum_long_usd", "long_edge", source=cum, x_range_name="cum", color=LONG_COLOR, line_width=2)
-    c2 = fig.line("cum_short_usd", "short_edge", source=cum, x_range_name="cum", color=SHORT_COLOR, line_width=2)
-    fig.extra_x_ranges["cum"].renderers = [c1, c2]
-    fig.hspan(y="x", source=ColumnDataSource(data["map_price"], name="side_price"), line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
-    fig.add_tools(HoverTool(renderers=[r1, r2], tooltips=[("bin", "@low{$0,0} - @high{$0,0}"), ("longs", "@long_usd{$0.0a}"), ("shorts", "@short_usd{$0.0a}")]))
-    for axis in fig.below:
-        axis.formatter = _usd_ticks()
-    fig.yaxis.formatter = _price_ticks()
-    fig.xaxis.major_label_orientation = 0.8
-    return fig
+# ---------------------------------------------------------------------------- realized vs model
 
 
 def liquidations_data(predicted: pd.DataFrame, realized: pd.DataFrame | None) -> Data:

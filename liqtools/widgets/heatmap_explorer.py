@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import ipywidgets as W
 import pandas as pd
@@ -22,15 +23,16 @@ from liqtools.plotting.figures import (
     map_side_figure,
     to_ms,
 )
-from liqtools.plotting.theme import price_text, usd
+from liqtools.plotting.maps import SATURATION_CHOICES
+from liqtools.plotting.theme import price_text, profile_text, usd
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
 from liqtools.widgets._cache import cached_heatmap
-from liqtools.widgets.controls import LeverageControls, SplitControls, time_slider
+from liqtools.widgets.controls import STYLE, LeverageControls, SplitControls, TimeBox, price_options, time_slider
 
 __all__ = ["HeatmapExplorer"]
 
-MAX_COLUMNS = 1500  # snapshots drawn at most: every = ceil(candles / MAX_COLUMNS)
+MAX_COLUMNS = 1000  # snapshots drawn at most (about the plot's width in pixels): every = ceil(candles / MAX_COLUMNS)
 
 
 class HeatmapExplorer(Explorer):
@@ -38,7 +40,8 @@ class HeatmapExplorer(Explorer):
 
     Controls: ``time`` (candle position; the map beside the heatmap shows the levels after it), the
     leverage profile (``w5x`` ... ``w100x``, ``dominant``, ``dominance``), ``split``, ``split_share``,
-    ``bin_size``. Sources: ``heatmap_image``, ``candles``, ``heatmap_time``, ``side_bars``,
+    ``bin_size``, and for the picture only ``color_scale`` (``linear`` / ``log``) and ``saturation`` (the
+    percentile of the non-empty cells where the colours top out). Sources: ``heatmap_image``, ``candles``, ``heatmap_time``, ``side_bars``,
     ``side_cumulative``, ``side_price``, and ``predicted`` / ``realized`` liquidations per period
     (realized where ``realized`` is given, e.g. :func:`liqtools.load_sample_liquidations`).
 
@@ -63,26 +66,35 @@ class HeatmapExplorer(Explorer):
         options = sorted({nice_bin_size(p, f) for f in (0.001, 0.0025, 0.005, 0.01)} | {base})
         self.controls.update(
             time=time_control or time_slider(self.df),
-            bin_size=W.Dropdown(options=options, value=base, description="bin size $", style={"description_width": "110px"}),
+            bin_size=W.Dropdown(options=price_options(options), value=base, description="bin size", style=STYLE),
+            color_scale=W.ToggleButtons(options=["linear", "log"], value="linear", description="colours", style={**STYLE, "button_width": "56px"}, layout=W.Layout(width="auto")),
+            saturation=W.SelectionSlider(
+                options=[(f"{q:g}th pct" if q < 100 else "hottest cell", q) for q in SATURATION_CHOICES], value=99.5, description="colour top", style=STYLE, continuous_update=False
+            ),
             **self.leverage.controls,
             **self.split.controls,
         )
-        self.time_label = W.Label()
+        self.timebox = TimeBox(self.df, self.controls["time"])
+        self.time_label = self.timebox.label
         self.hm = self._heatmap()
         self._key = self._model_key()
         heat = heatmap_figure(self.hm, self.df, width=700)
-        self.mapper = heat.select_one({"name": "heatmap_mapper"})
+        self.mapper: Any = heat.select_one({"name": "heatmap_mapper"})
+        self.log_mapper: Any = heat.select_one({"name": "heatmap_log_mapper"})
+        self._scale_models: dict[str, Any] = {name: heat.select_one({"name": name}) for name in ("heatmap_linear", "heatmap_log", "heatmap_colorbar", "heatmap_log_colorbar")}
         t = int(self.controls["time"].value)
         heat.vspan(x="x", source=ColumnDataSource({"x": [to_ms(self.df.index[[t]])[0]]}, name="heatmap_time"), line_color="white", line_width=2, line_dash="dotted")
         map_df, price = self._map_at(t)
         side = map_side_figure(map_df, price, y_range=heat.y_range, width=300, height=heat.height)
         liq = liquidations_figure(self.hm.liquidated, realized, x_range=heat.x_range, width=1000)
         figure = column(row(heat, side), liq)
-        controls = W.HBox([W.VBox([W.HBox([self.controls["time"], self.time_label]), self.split.box(), self.controls["bin_size"]]), self.leverage.box()])
+        picture = W.HBox([self.controls["color_scale"], self.controls["saturation"]])
+        controls = W.HBox([W.VBox([self.timebox.box(), self.split.box(), self.controls["bin_size"], picture]), self.leverage.box()])
         self._finish(figure, controls)
         self._time_moved()
         self._on_change(self.recompute, "bin_size", *self.leverage.controls, *self.split.controls)
         self._on_change(self._time_moved, "time")
+        self._on_change(self._restyle, "color_scale", "saturation")
 
     def _heatmap(self) -> Heatmap:
         return cached_heatmap(
@@ -108,9 +120,21 @@ class HeatmapExplorer(Explorer):
         self.hm = self._heatmap()
         data = heatmap_data(self.hm, self.df)
         self.sources["heatmap_image"].data = data["heatmap_image"]
-        self.mapper.high = heatmap_color_high(self.hm)
+        self._restyle()
         self._assign(liquidations_data(self.hm.liquidated, self.realized))
         self._time_moved()
+
+    def _restyle(self) -> None:
+        """Colour scale and saturation: which renderer and colour bar show, and where the colours top out."""
+        high = heatmap_color_high(self.hm, float(self.controls["saturation"].value))
+        log = self.controls["color_scale"].value == "log"
+        for mapper, low in ((self.mapper, 0.0), (self.log_mapper, high / 1000.0)):
+            if (mapper.low, mapper.high) != (low, high):
+                mapper.update(low=low, high=high)
+        for name, model in self._scale_models.items():
+            visible = ("log" in name) == log
+            if model.visible != visible:
+                model.visible = visible
 
     def _time_moved(self) -> None:
         t = int(self.controls["time"].value)
@@ -120,11 +144,11 @@ class HeatmapExplorer(Explorer):
         self.sources["heatmap_time"].data = {"x": [to_ms(self.df.index[[t]])[0]]}
         self.map = map_df
         when = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"
-        self.time_label.value = f"{when}, close {price_text(price)}"
+        self.time_label.value = f"close {price_text(price)}"
         liq = self.hm.liquidated
         self._set_readout(
             [
-                f"After {when} at {price_text(price)}; {self.hm.profile!r}, split {self.hm.split}, bins of ${self.hm.bin_size:,.6g}.",
+                f"After {when} at {price_text(price)}; {profile_text(self.hm.profile)}, split {self.hm.split}, bins of {price_text(self.hm.bin_size)}.",
                 *describe_clusters(find_clusters(map_df, price), price),
                 f"Model's liquidations over the whole period: longs {usd(liq['long_usd'].sum())}, shorts {usd(liq['short_usd'].sum())}.",
             ]

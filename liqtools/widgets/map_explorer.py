@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -12,13 +13,22 @@ from liqtools.analysis.heatmap import Heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
 from liqtools.analysis.moment import describe_clusters
 from liqtools.analysis.profile import LeverageProfile, as_profile
-from liqtools.plotting.figures import map_data, map_figure
-from liqtools.plotting.theme import price_text
+from liqtools.plotting.maps import FRAME, map_data, map_figure, map_ranges
+from liqtools.plotting.theme import price_text, profile_text
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
 from liqtools.widgets._cache import cached_heatmap
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import TOP_CLUSTERS, LeverageControls, SplitControls, csv_link, time_slider, usd_options
+from liqtools.widgets.controls import (
+    TOP_CLUSTERS,
+    LeverageControls,
+    SplitControls,
+    TimeBox,
+    csv_link,
+    price_options,
+    time_slider,
+    usd_options,
+)
 
 __all__ = ["MapExplorer"]
 
@@ -74,20 +84,24 @@ class MapExplorer(Explorer):
             entry_price=W.FloatSlider(value=p0, min=lo, max=hi, step=step, description="entries around", continuous_update=False, style=_STYLE, readout_format=",.0f", disabled=not self.teaching),
             open_interest=W.SelectionSlider(options=usd_options(oi), value=float(oi), description="open interest", continuous_update=False, style=_STYLE, disabled=not self.teaching),
             spread=W.IntSlider(value=200, min=0, max=1000, step=25, description="entry spread bp", continuous_update=False, style=_STYLE, disabled=not self.teaching),
-            bin_size=W.Dropdown(options=self._bin_options(p0), value=nice_bin_size(p0), description="bin size $", style=_STYLE),
+            bin_size=W.Dropdown(options=price_options(self._bin_options(p0)), value=nice_bin_size(p0), description="bin size", style=_STYLE),
             **self.leverage.controls,
             **self.split.controls,
         )
         self.time_label = W.Label()
         if not self.teaching:
             self.controls["time"] = time_control or time_slider(df)  # type: ignore[arg-type]
+            self.timebox = TimeBox(df, self.controls["time"])  # type: ignore[arg-type]
+            self.time_label = self.timebox.label
         self._levels_cache: tuple[tuple, pd.DataFrame] | None = None
         self.downloads = W.HTML()
 
         self._levels_changed_names = ["entry_price", "open_interest", "spread", *self.leverage.controls, *self.split.controls]
         levels, price_now = self.current_levels(), self.current_price()
         map_df, clusters = self._map(levels, price_now)
-        fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)")
+        self.frame = self._frame_on(price_now)
+        fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)", frame=self.frame)
+        self._ranges: dict[str, Any] = {"x": fig.x_range, "bars": fig.y_range, "cum": fig.extra_y_ranges["cum"]}
         self._finish(fig, self._controls_layout())
         self._show(map_df, clusters, price_now)
         self._on_change(self.refresh, "price", "price_move", "bin_size", *self._levels_changed_names)
@@ -148,9 +162,14 @@ class MapExplorer(Explorer):
         return map_df, find_clusters(map_df, price, top=TOP_CLUSTERS)
 
     # -- handlers ------------------------------------------------------------------------------------------
+    @staticmethod
+    def _frame_on(price: float) -> tuple[float, float]:
+        return (price * (1 - FRAME), price * (1 + FRAME))
+
     def _time_moved(self) -> None:
         t = int(self.controls["time"].value)
-        self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC, close {price_text(float(self.df['close'].iloc[t]))}"  # type: ignore[union-attr, index]
+        self.frame = self._frame_on(float(self.df["close"].iloc[t]))  # type: ignore[index]
+        self.time_label.value = f"close {price_text(float(self.df['close'].iloc[t]))}"  # type: ignore[index]
         self.refresh()
 
     def refresh(self) -> None:
@@ -162,12 +181,25 @@ class MapExplorer(Explorer):
     def _show(self, map_df: pd.DataFrame, clusters: pd.DataFrame, price: float) -> None:
         self.map, self.clusters = map_df, clusters
         self._assign(map_data(map_df, price, clusters))
+        self._fit(map_df, price)
         self._update_downloads(price)
         mode = "teaching mode (synthetic positions)" if self.teaching else f"after {self.df.index[int(self.controls['time'].value)]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
-        self._set_readout([f"Price {price_text(price)}, {mode}; {self.profile()!r}", *describe_clusters(clusters, price)])
+        self._set_readout([f"Price {price_text(price)}, {mode}; {profile_text(self.profile())}.", *describe_clusters(clusters, price)])
         if not self.teaching and not self.time_label.value:
             t = int(self.controls["time"].value)
-            self.time_label.value = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
+            self.time_label.value = f"close {price_text(float(self.df['close'].iloc[t]))}"  # type: ignore[index]
+
+    def _fit(self, map_df: pd.DataFrame, price: float) -> None:
+        """Keep the price in the frame (recentred when it leaves the middle half) and fit both y axes to what
+        the frame shows."""
+        lo, hi = self.frame
+        centre = (lo + hi) / 2
+        if abs(price / centre - 1) > FRAME / 2:
+            self.frame = self._frame_on(price)
+        for name, (start, end) in map_ranges(map_df, price, self.frame).items():
+            r = self._ranges[name]
+            if (r.start, r.end) != (start, end):
+                r.update(start=start, end=end)
 
     def _update_downloads(self, price: float) -> None:
         """The links download exactly the map and clusters on screen (named after the time and price)."""
@@ -180,6 +212,6 @@ class MapExplorer(Explorer):
         if self.teaching:
             left = [c["price"], c["entry_price"], c["open_interest"], c["spread"]]
         else:
-            left = [W.HBox([c["time"], self.time_label]), c["price_move"]]
+            left = [self.timebox.box(), c["price_move"]]
         left += [self.split.box(), c["bin_size"], self.downloads]
         return W.HBox([W.VBox(left), self.leverage.box()])

@@ -16,7 +16,7 @@ from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
 from liqtools.widgets._cache import cached_heatmap
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import TOP_CLUSTERS, time_slider
+from liqtools.widgets.controls import TOP_CLUSTERS, TimeBox, time_slider
 
 __all__ = ["MomentumExplorer"]
 
@@ -56,7 +56,8 @@ class MomentumExplorer(Explorer):
         self._clusters_for_time()
         self.study = self._study()
         figure_ = momentum_figure(self.study, int(self.controls["horizon"].value))
-        self._finish(figure_, W.VBox([self.controls["time"], self.controls["band"], self.controls["horizon"]]))
+        self.timebox = TimeBox(self.df, self.controls["time"])
+        self._finish(figure_, W.VBox([self.timebox.box(), self.controls["band"], self.controls["horizon"]]))
         self._show()
         self._on_change(self._time_moved, "time")
         self._on_change(self._band_changed, "band")
