@@ -39,13 +39,16 @@ def main() -> None:
     lv = levels()
     print(f"{len(lv):,} levels around $100,000")
     for impact, depth in (("linear", 5e10), ("sqrt", 2e9), ("linear", 5e11)):
-        t, r = best(lambda: simulate_cascade(lv, 100_000.0, 0.01, depth_usd=depth, impact=impact))
+        t, r = best(lambda depth=depth, impact=impact: simulate_cascade(lv, 100_000.0, 0.01, depth_usd=depth, impact=impact))
         print(
             f"  cascade  {impact:6s} depth ${depth:.0e}: {t * 1e3:6.1f} ms  ({len(r.steps):,} steps, "
             f"final {r.final_price:,.0f}, forced ${r.total_usd / 1e9:,.1f}B)"
         )
         target = 100_000.0 * (1 + 0.5 * r.move_pct / 100) if r.move_pct > 0.2 else 102_000.0
-        t, d = best(lambda: tipping_point(lv, 100_000.0, target, depth_usd=depth, impact=impact), repeats=3)
+        t, d = best(
+            lambda target=target, depth=depth, impact=impact: tipping_point(lv, 100_000.0, target, depth_usd=depth, impact=impact),
+            repeats=3,
+        )
         print(f"  tipping point to {target:,.0f}: {t * 1e3:6.1f} ms  (shock {d:+.4%})")
     n = 100_000
     chain = pd.DataFrame({"price": 100_000 * np.exp(np.arange(1, n + 1) * 1e-6), "notional_usd": 1e4, "side": "short"})

@@ -106,7 +106,7 @@ def test_the_model_contract_is_in_the_repository_and_matches_the_code():
 
     doc = (ROOT / "docs" / "model.md").read_text()
     for n, title in enumerate(["one position", "leverage profile", "open-interest changes", "map", "Clusters", "cascade", "Momentum"], 1):
-        assert re.search(rf"^## {n}\. .*{title}", doc, flags=re.M | re.I), f"section {n}"
+        assert re.search(rf"^## {n}\. .*{title}", doc, flags=re.MULTILINE | re.IGNORECASE), f"section {n}"
     assert "## Your data" in doc and "## Options beyond the contract" in doc and "Other options beyond the contract" in doc
     # known answers quoted in the text are the library's
     assert f"{lt.liquidation_price(100_000, 10, 'long'):,.1f}" in doc and f"{lt.liquidation_price(100_000, 100, 'short'):,.1f}" in doc
