@@ -214,6 +214,52 @@ def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
     assert real_errors(errors) == []
 
 
+BIGGEST_CANVAS = """() => {
+  const stack = [document]; let best = null;
+  while (stack.length) {
+    const root = stack.pop();
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) stack.push(el.shadowRoot);
+      if (el.tagName === 'CANVAS') {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0 && (!best || r.width * r.height > best.w * best.h)) best = {x: r.x, y: r.y, w: r.width, h: r.height};
+      }
+    }
+  }
+  return best;
+}"""
+
+TOOLTIP_TEXT = """() => {
+  const stack = [document]; const out = [];
+  while (stack.length) {
+    const root = stack.pop();
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) stack.push(el.shadowRoot);
+      if (el.classList && [...el.classList].some(c => c.includes('tooltip')) && el.offsetParent !== null) out.push(el.innerText);
+    }
+  }
+  return out.join(' | ');
+}"""
+
+
+def test_heatmap_tooltip(dashboard_page):
+    """Hover the heatmap: the tooltip gives longs and shorts in USD, the distance from that candle's close and its OHLC."""
+    page, errors = dashboard_page
+    open_tab(page, "Heatmap", "split", "heatmap_image")
+    page.evaluate("() => window.scrollTo(0, 0)")
+    box = page.evaluate(BIGGEST_CANVAS)  # the heatmap is the largest plot of the tab
+    assert box is not None
+    page.mouse.move(box["x"] + 0.6 * box["w"], box["y"] + 0.5 * box["h"])
+    page.wait_for_function(f"() => ({TOOLTIP_TEXT})().includes('from that close')", timeout=30_000)
+    text = page.evaluate(TOOLTIP_TEXT)
+    assert "longs" in text and "shorts" in text and " UTC" in text
+    assert "O $" in text and "C $" in text
+    assert "e+" not in text and "NaN" not in text and "n/a" not in text
+    shot(page, "dashboard-heatmap-tooltip.png")
+    page.mouse.move(0, 0)
+    assert real_errors(errors) == []
+
+
 def test_map_framed_units_and_typed_date(dashboard_page, python_twin):
     page, errors = dashboard_page
     page.get_by_role("tab", name="Map", exact=True).click()
