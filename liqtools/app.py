@@ -119,6 +119,8 @@ def serve_dashboard(
             code = proc.wait()
             raise LiqtoolsError(f"Voila stopped (exit status {code}) before serving on port {port}")
         print(f"liqtools dashboard: {url}  (Ctrl-C to stop)", flush=True)
+        if not secret:
+            print("liqtools dashboard: no token: anyone who can reach 127.0.0.1 on this machine can open it", flush=True)
         if open_browser:
             import webbrowser
 

@@ -6,6 +6,10 @@
     liqtools momentum                    # event study around the current clusters of the sample
     liqtools validate                    # predicted vs realized liquidations (bundled sample)
 
+Exit status: 0 done; 2 a refusal, as one line on stderr (bad options, unusable files, times outside the
+data, an output path that is not a new regular file without ``--force``); 1 an unexpected internal error,
+as one short line (``liqtools --debug COMMAND ...`` shows its traceback).
+
 One module per command (``liqtools/cli/<command>.py``, each with a ``register(subparsers)``); the
 options every command shares live in ``_common``.
 """
