@@ -46,7 +46,7 @@ def test_table_layout_and_folds(planted_result):
     assert list(res.table.columns) == list(BENCHMARK_COLUMNS)
     methods = list(dict.fromkeys(res.table["method"]))
     assert methods[0] == "range"
-    assert {"recent_move", "fixed_offset", "default", "calibrated", "tiers", "lognormal", "path", "half_life"} <= set(methods)
+    assert {"recent_move", "volume_range", "fixed_offset", "default", "calibrated", "tiers", "lognormal", "path", "half_life"} <= set(methods)
     assert len(res.table) == 4 * 2 * len(methods)
     # the range is the baseline: no gain over itself
     rng = res.table[res.table["method"] == "range"]
@@ -97,7 +97,11 @@ def test_no_signal_where_there_is_none():
     others = s[s["method"] != "range"]
     assert not others["significant"].any(), others
     assert (others["oos_r2_gain"] < 0.02).all(), others
-    assert (others["spearman"] < others["range_spearman"]).all()
+    # volume_range is the range times this market's independent volume: it ties the range up to noise
+    ranked = others[others["method"] != "volume_range"]
+    assert (ranked["spearman"] < ranked["range_spearman"]).all()
+    vr = others[others["method"] == "volume_range"]
+    assert (vr["spearman"] < vr["range_spearman"] + 0.02).all()
     assert "No method adds information beyond the range" in res.summary()
 
 
@@ -292,3 +296,16 @@ def test_recent_move_is_the_absolute_return_ending_with_the_period():
     np.testing.assert_allclose(recent_move(df, per, 6), np.abs(np.log(close[[23, 47, 71]] / close[[17, 41, 65]])))
     first = np.log(close[23] / df["open"].iloc[0])  # fewer candles than k before: from the first open
     assert recent_move(df, per, 48)[0] == pytest.approx(abs(first))
+
+
+def test_volume_range_is_the_adverse_range_times_the_period_usd_volume():
+    from liqtools.analysis.baselines import volume_range
+
+    df = ground_truth_market(3, 9)
+    daily = pd.DataFrame({"long_usd": 1.0, "short_usd": 1.0}, index=pd.date_range("2026-01-01", periods=3, freq="D", tz="UTC"))
+    per = realized_periods(df, daily)
+    lo, sh = volume_range(df, per)
+    day = df.iloc[24:48]  # the second day, by hand
+    usd = float((day["volume"] * day["close"]).sum())
+    assert lo[1] == pytest.approx(np.log(day["open"].iloc[0] / day["low"].min()) * usd, rel=1e-12)
+    assert sh[1] == pytest.approx(np.log(day["high"].max() / day["open"].iloc[0]) * usd, rel=1e-12)

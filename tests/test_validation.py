@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from liqtools import calibrate, liquidation_heatmap, load_sample, load_sample_liquidations, validate
+from liqtools.analysis.calibration import DEFAULT_EXTRA_OPTIONS
 from liqtools.cli import main
 
 TRUE = {5.0: 0.10, 10.0: 0.25, 25.0: 0.30, 50.0: 0.20, 100.0: 0.15}
@@ -80,7 +81,8 @@ def test_calibrate_full_search_on_ground_truth_and_its_options_run():
     df = ground_truth_market(150, 2)
     real = ground_truth_liquidations(df, 2, noise=0.2)
     cal = calibrate(df, real, train=0.7, scale=1.0)
-    assert len(cal.candidates) == 2 * 3 * 2 * 2
+    assert len(cal.candidates) == 2 * 3 * 2 * 2 * (1 + len(DEFAULT_EXTRA_OPTIONS))  # grid x (none + default turnovers)
+    assert set(cal.candidates["turnover"].dropna()) == {0.3, 1.0, 3.0}
     assert cal.candidates["score"].is_monotonic_decreasing
     assert (cal.test["spearman"] > 0.9).all()
     hm = liquidation_heatmap(df, **cal.options)  # the options are liquidation_heatmap keywords

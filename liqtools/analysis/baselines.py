@@ -3,6 +3,9 @@
 * the adverse range of the period, ``log(open/low)`` for longs and ``log(high/open)`` for shorts
   (:meth:`~liqtools.analysis.realized.Periods.adverse`): "liquidations happen when price moves";
 * :func:`recent_move`: the absolute log return over the last ``k`` candles;
+* :func:`volume_range`: the adverse range times the period's USD volume ("big moves on heavy trading");
+  the truth study (docs/truth-study.md) found it a stronger naive ranker than the range on every market,
+  so a map should beat it too;
 * :func:`fixed_offset`: the map common in open-source scripts: every candle's USD volume placed at its
   typical price times ``1 - 1/L`` (longs) and ``1 + 1/L`` (shorts), no maintenance margin, no closing,
   consumed when the price crosses it as in the model.
@@ -19,7 +22,7 @@ from liqtools.analysis.heatmap import liquidated_by_tier
 from liqtools.analysis.realized import Periods
 from liqtools.errors import DataError
 
-__all__ = ["FIXED_LEVERAGES", "RECENT_CANDLES", "fixed_offset", "recent_move"]
+__all__ = ["FIXED_LEVERAGES", "RECENT_CANDLES", "fixed_offset", "recent_move", "volume_range"]
 
 FIXED_LEVERAGES = (10.0, 25.0, 50.0, 100.0)
 RECENT_CANDLES = (1, 3, 6, 12, 24)
@@ -46,6 +49,26 @@ def recent_move(df: pd.DataFrame, per: Periods, k: int) -> np.ndarray:
     path = np.concatenate([[float(df["open"].iloc[0])], df["close"].to_numpy(dtype=np.float64)])
     end = per.last + 1  # position of the period's last close in `path`
     return np.abs(np.log(path[end] / path[np.maximum(end - int(k), 0)]))
+
+
+def volume_range(df: pd.DataFrame, per: Periods) -> tuple[np.ndarray, np.ndarray]:
+    """Per period and side: the adverse range times the period's USD volume (``volume x close`` summed).
+
+    Knows nothing about positions; it says "liquidations follow big adverse moves on heavy trading".
+
+    Examples
+    --------
+    >>> from liqtools import load_sample, load_sample_liquidations
+    >>> from liqtools.analysis.realized import realized_periods
+    >>> df = load_sample("eth-2024")
+    >>> per = realized_periods(df, load_sample_liquidations("eth-2024"))
+    >>> lo, sh = volume_range(df, per)
+    >>> len(lo) == len(per), bool((lo >= 0).all() and (sh >= 0).all())
+    (True, True)
+    """
+    usd = per.sum(df["volume"].to_numpy(dtype=np.float64) * df["close"].to_numpy(dtype=np.float64))
+    adv_long, adv_short = per.adverse(df)
+    return adv_long * usd, adv_short * usd
 
 
 def fixed_offset(df: pd.DataFrame, leverages: Sequence[float] = FIXED_LEVERAGES) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from liqtools.analysis.baselines import FIXED_LEVERAGES, RECENT_CANDLES, fixed_offset, recent_move
+from liqtools.analysis.baselines import FIXED_LEVERAGES, RECENT_CANDLES, fixed_offset, recent_move, volume_range
 from liqtools.analysis.calibration import (
     DEFAULT_LEVERAGES,
     TierCache,
@@ -32,7 +32,7 @@ from liqtools.errors import DataError
 
 __all__ = ["BASE_METHODS", "MODEL_METHODS", "Context", "Prediction", "Settings", "method_specs"]
 
-BASE_METHODS = ("range", "recent_move", "fixed_offset")
+BASE_METHODS = ("range", "recent_move", "volume_range", "fixed_offset")
 MODEL_METHODS = ("default", "calibrated", "tiers", "lognormal", "split", "half_life", "path")
 MethodSpec = str | Callable[[pd.DataFrame], pd.DataFrame] | Mapping[str, Any]
 
@@ -123,6 +123,11 @@ def _recent(ctx: Context, n_train: int) -> Prediction:
     return Prediction(lo, sh, False, {"k_long": k_long, "k_short": k_short})
 
 
+def _volume_range(ctx: Context, n_train: int) -> Prediction:
+    lo, sh = ctx.once("volume_range", lambda: volume_range(ctx.df, ctx.per))
+    return Prediction(lo, sh, True, {})
+
+
 def _fixed_matrices(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     def make() -> tuple[np.ndarray, np.ndarray]:
         lo, sh = fixed_offset(ctx.df, ctx.settings.fixed_leverages)
@@ -179,6 +184,7 @@ def _named(name: str) -> Callable[[Context, int], Prediction]:
         return lambda ctx, n: _fixed(ctx, n, lev)
     table: dict[str, Callable[[Context, int], Prediction]] = {
         "recent_move": _recent,
+        "volume_range": _volume_range,
         "fixed_offset": _fixed,
         "default": _default,
         "calibrated": lambda ctx, n: _search(

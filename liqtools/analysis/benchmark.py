@@ -20,6 +20,7 @@ import pandas as pd
 from liqtools.analysis.baselines import FIXED_LEVERAGES, RECENT_CANDLES
 from liqtools.analysis.bench_methods import Context, MethodSpec, Prediction, Settings, method_specs
 from liqtools.analysis.bench_summary import summary_table, summary_text
+from liqtools.analysis.calibration import DEFAULT_EXTRA_OPTIONS
 from liqtools.analysis.realized import realized_periods
 from liqtools.analysis.scoring import SIDES, gain_scores, spearman
 from liqtools.errors import DataError
@@ -197,7 +198,7 @@ def benchmark(
     recent_candles: Sequence[int] = RECENT_CANDLES,
     fixed_leverages: Sequence[float] = FIXED_LEVERAGES,
     calibration: Mapping[str, Any] | None = None,
-    extra_options: Sequence[Mapping[str, Any]] = (),
+    extra_options: Sequence[Mapping[str, Any]] | None = None,
     mmr: float = 0.004,
     alpha: float = 0.05,
 ) -> BenchmarkResult:
@@ -211,6 +212,8 @@ def benchmark(
       (always scored: it is the baseline of every gain);
     * ``"recent_move"``: ``|log return|`` over the last ``k`` candles, ``k`` per side from
       ``recent_candles`` by training Spearman;
+    * ``"volume_range"``: the adverse range times the period's USD volume (a stronger naive ranker than
+      the range alone on the bundled markets);
     * ``"fixed_offset"``: the open-source scripts' map (each candle's USD volume at its price times
       ``1 -/+ 1/L``, no maintenance margin, consumed when crossed), ``L`` per side from
       ``fixed_leverages`` by training Spearman; ``"fixed_offset_<L>"`` for one ``L``;
@@ -260,7 +263,9 @@ def benchmark(
         ``entries``, ``families``, ``leverages``, ``medians``, ``sigmas``, ``scale``, ``inner``).
     extra_options
         Further option dicts (:func:`liquidation_heatmap` keywords) for the calibration to try, each also
-        scored on its own with the default profile.
+        scored on its own with the default profile. Default
+        :data:`~liqtools.analysis.calibration.DEFAULT_EXTRA_OPTIONS` (gross turnover 0.3, 1 and 3, the
+        ingredient the truth study found to matter); ``()`` for the grid alone.
     mmr
         Maintenance margin rate of the model's tiers.
     alpha
@@ -285,8 +290,9 @@ def benchmark(
     spans = make_folds(len(per), folds, n_emb)
     if not 0 < alpha < 1:
         raise DataError(f"alpha must be in (0, 1), got {alpha}")
-    settings = Settings(tuple(recent_candles), tuple(fixed_leverages), dict(calibration or {}), tuple(extra_options), mmr)
-    specs = method_specs(methods, settings.extra_options)
+    settings = Settings(tuple(recent_candles), tuple(fixed_leverages), dict(calibration or {}), tuple(DEFAULT_EXTRA_OPTIONS if extra_options is None else extra_options), mmr)
+    # explicit extra option sets are always scored on their own too; the default ones when every method is
+    specs = method_specs(methods, settings.extra_options if (extra_options is not None or methods is None) else ())
     ctx = Context(df, per, settings)
     rows, choices, fold_rows = [], [], []
     for k, (n_train, start, stop) in enumerate(spans, start=1):

@@ -113,6 +113,12 @@ def fit_family(
     return best[1], best[2]  # type: ignore[return-value]
 
 
+#: Options beyond the grid that :func:`calibrate` (and so ``benchmark``'s "calibrated" method) also
+#: tries by default: gross turnover (docs/model.md, options beyond the contract). Chosen a priori as a
+#: log-spaced grid wide enough that training windows do not pick an end value; see docs/truth-study.md.
+DEFAULT_EXTRA_OPTIONS: tuple[Mapping[str, Any], ...] = ({"turnover": 0.3}, {"turnover": 1.0}, {"turnover": 3.0})
+
+
 def option_grid(
     splits: Sequence[Split],
     half_lives: Sequence[HalfLife],
@@ -288,7 +294,7 @@ def calibrate(
     half_lives: Sequence[HalfLife] = (None, "1D", "7D"),
     entries: Sequence[Entry] = ("typical", "path"),
     families: Sequence[Family] = ("tiers", "lognormal"),
-    extra_options: Sequence[Mapping[str, Any]] = (),
+    extra_options: Sequence[Mapping[str, Any]] | None = None,
     medians: Sequence[float] = (5.0, 10.0, 20.0, 35.0, 60.0),
     sigmas: Sequence[float] = (0.3, 0.6, 1.0),
     scale: float | None = None,
@@ -329,7 +335,8 @@ def calibrate(
     extra_options
         Further dicts of :func:`liquidated_by_tier` keywords (options beyond the grid's, e.g. ones added
         to the model later); every grid combination is also tried with each dict (its keys override the
-        grid's), so keep the list short.
+        grid's), so keep the list short. Default :data:`DEFAULT_EXTRA_OPTIONS` (turnover 0.3, 1, 3);
+        ``()`` searches the grid alone.
     medians, sigmas
         Grid of the log-normal family.
     scale
@@ -351,7 +358,7 @@ def calibrate(
     >>> cal = calibrate(load_sample(), load_sample_liquidations(), half_lives=(None,), entries=("typical",),
     ...                 families=("tiers",))
     >>> sorted(cal.options), list(cal.test.index)
-    (['entry', 'half_life', 'leverage', 'split'], ['long', 'short'])
+    (['entry', 'half_life', 'leverage', 'split', 'turnover'], ['long', 'short'])
     >>> abs(sum(cal.options["leverage"].values()) - 1) < 1e-9
     True
     """
@@ -371,7 +378,8 @@ def calibrate(
         raise DataError(f"families must be a non-empty selection of 'tiers' and 'lognormal', got {families!r}")
     if len(leverages) == 0:
         raise DataError("leverages is empty")
-    combos = option_grid(default_splits(df) if splits is None else splits, half_lives, entries, extra_options)
+    extras = DEFAULT_EXTRA_OPTIONS if extra_options is None else extra_options
+    combos = option_grid(default_splits(df) if splits is None else splits, half_lives, entries, extras)
     tr, te = slice(0, n_train), slice(n_train, n_p)
     choice = search_options(
         TierCache(df, per, mmr=mmr),

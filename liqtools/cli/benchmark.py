@@ -72,7 +72,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         embargo=_embargo(args.embargo),
         units=args.units,
         market=market,
-        extra_options=args.extra or (),
+        extra_options=None if args.extra is None else args.extra,
     )
     if args.format == "csv":
         sys.stdout.write(result.table.to_csv(index=False))
@@ -104,10 +104,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--folds", type=int, default=5, help="walk-forward test folds (default 5)")
     p.add_argument("--embargo", metavar="N|TIME", help="periods (or a time such as 48h) left out between training "
                    "and test; default 24 hours, at least one period")
-    p.add_argument("--methods", metavar="LIST", help="comma-separated methods (default all): recent_move, fixed_offset, "
+    p.add_argument("--methods", metavar="LIST", help="comma-separated methods (default all): recent_move, volume_range, fixed_offset, "
                    "fixed_offset_<L>, default, calibrated, tiers, lognormal, split, half_life, path")
     p.add_argument("--extra", type=extra_arg, action="append", metavar="KEY=VALUE[,...]", help="an option set "
                    "beyond the calibration grid (liquidation_heatmap keywords, e.g. turnover=0.1): searched by the "
-                   "calibration and scored on its own; repeatable")
+                   "calibration and scored on its own; repeatable; replaces the default set (turnover=0.3, 1, 3)")
     p.add_argument("--format", choices=("table", "csv"), default="table", help="output format (default table)")
     p.set_defaults(func=cmd_benchmark)
