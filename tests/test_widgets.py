@@ -260,7 +260,7 @@ def test_heatmap_colour_scale_and_saturation(sample):
     assert ex.mapper.high == pytest.approx(positive.max())
     img = ex.sources["heatmap_image"].data  # tooltips read longs and shorts per cell
     np.testing.assert_array_equal(img["long"][0], ex.hm.long.T.astype(np.float32))
-    np.testing.assert_array_equal(img["short"][0], ex.hm.short.T.astype(np.float32))
+    np.testing.assert_allclose(img["image"][0] - img["long"][0], ex.hm.short.T, rtol=0, atol=1e-6 * float(ex.hm.long.max() + ex.hm.short.max()))
     assert "LeverageProfile(" not in ex.readout.value and "leverage mix 5x 10%" in ex.readout.value
 
 

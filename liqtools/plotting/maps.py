@@ -69,8 +69,8 @@ def _price_ticks() -> NumeralTickFormatter:
 
 
 def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
-    """Columns of the sources ``heatmap_image`` (``image`` = longs + shorts, and ``long``, ``short`` for the
-    tooltip) and ``candles``."""
+    """Columns of the sources ``heatmap_image`` (``image`` = longs + shorts, and ``long`` for the tooltip, which
+    gives shorts as ``image - long``: two images on the wire, not three) and ``candles``."""
     times = to_ms(hm.times)
     candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
     step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
@@ -81,7 +81,6 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
             # column k holds the levels after snapshot candle k: drawn from that candle's close to the next snapshot
             "image": [long_img + short_img],
             "long": [long_img],
-            "short": [short_img],
             "x": [times[0] + candle if len(times) else 0.0],
             "y": [float(hm.edges[0])],
             "dw": [step * len(times)],
@@ -123,7 +122,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     """The heatmap over time (long + short USD per price bin) as an image, with the candles on top and a
     colour bar in USD.
 
-    Sources: ``heatmap_image`` (one image; ``long`` and ``short`` for the tooltip) and ``candles``. Two
+    Sources: ``heatmap_image`` (one image; ``long`` for the tooltip) and ``candles``. Two
     renderers share the image: ``heatmap_linear`` and ``heatmap_log`` (one visible, ``log`` chooses), each
     with its colour mapper (``heatmap_mapper``, ``heatmap_log_mapper``) and colour bar
     (``heatmap_colorbar``, ``heatmap_log_colorbar``). The scales top out at the ``percentile`` of the
@@ -162,6 +161,10 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
             'return p(special_vars.y) + " (" + (pct >= 0 ? "+" : "") + pct.toFixed(2) + "% from that close)";'
         ),
     )
+    shorts_fmt = CustomJSHover(  # the pixel's total minus its longs (float32 both: exact to the cent for display)
+        args={"source": image},
+        code=USD_JS + "const k = special_vars.image_index; return usd(Math.max(value - source.data.long[k.index][k.flat_index], 0), false);",
+    )
     fig.add_tools(
         HoverTool(
             renderers=images,
@@ -169,10 +172,10 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
                 ("time", "$snap_x{%F %H:%M} UTC"),
                 ("price", "$y{custom}"),
                 ("longs", "@long{custom}"),
-                ("shorts", "@short{custom}"),
+                ("shorts", "@image{custom}"),
                 ("candle", "$x{custom}"),
             ],
-            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, "@long": usd_hover(), "@short": usd_hover()},
+            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, "@long": usd_hover(), "@image": shorts_fmt},
         ),
         CrosshairTool(line_color="#bbbbbb", line_alpha=0.6),
     )
