@@ -10,9 +10,16 @@ from bokeh.document import Document
 import liqtools as lt
 from liqtools.analysis.moment import describe_clusters
 from liqtools.data.depth import market_depth
-from liqtools.plotting.figures import cascade_data, heatmap_data, map_data
+from liqtools.plotting.figures import (
+    cascade_data,
+    effects_data,
+    heatmap_data,
+    liquidations_data,
+    map_data,
+    paths_data,
+    table_data,
+)
 from liqtools.widgets import CascadeExplorer, Dashboard, HeatmapExplorer, MapExplorer, MomentumExplorer
-from liqtools.plotting.figures import effects_data, liquidations_data, paths_data, table_data
 
 
 def assert_source(ex, name, expected):
@@ -37,7 +44,7 @@ def expected_map(ex, levels, price):
 
 
 def check_map_explorer(ex, levels, price):
-    m, c, data = expected_map(ex, levels, price)
+    _m, c, data = expected_map(ex, levels, price)
     for name, cols in data.items():
         assert_source(ex, name, cols)
     for sentence in describe_clusters(c, price):
@@ -250,7 +257,7 @@ def test_heatmap_colour_scale_and_saturation(sample):
     total = ex.hm.long + ex.hm.short
     positive = total[total > 0]
     assert ex.mapper.high == pytest.approx(np.percentile(positive, 99.5))
-    shown = lambda: {n for n, m in ex._scale_models.items() if m.visible}  # noqa: E731
+    shown = lambda: {n for n, m in ex._scale_models.items() if m.visible}
     assert shown() == {"heatmap_linear", "heatmap_colorbar"}
     ex.update(color_scale="log", saturation=95.0)
     assert shown() == {"heatmap_log", "heatmap_log_colorbar"}
@@ -407,7 +414,7 @@ def test_changes_before_display_reach_the_page(sample, make, control, value, sou
     ex = make(sample)
     ex.controls[control].value = value
     assert ex._bokeh_model is None  # nothing wrapped before display
-    ex.widget  # what display() shows
+    _ = ex.widget  # what display() shows
     page = decoded(ex, source)
     np.testing.assert_array_equal(np.asarray(page[column]), np.asarray(ex.sources[source].data[column]))
     if source == "map_price" and control == "price":
