@@ -135,7 +135,7 @@ def browser() -> Iterator[object]:
 
 READ_SOURCE = """([name, column]) => {
   if (!window.Bokeh || !Bokeh.documents) return null;
-  for (const doc of [...Bokeh.documents].reverse()) {  // newest first: a rebuilt tab's document
+  for (const doc of Bokeh.documents) {
     const m = doc.get_model_by_name(name);
     if (m && m.data && column in m.data) return Array.from(m.data[column]);
   }
@@ -145,7 +145,7 @@ READ_SOURCE = """([name, column]) => {
 # Dispatch a key on a slider handle and time it until the named source's column changes (in-page clock).
 KEY_LATENCY = """async ([handle, key, name, column]) => {
   const read = () => {
-    for (const doc of [...Bokeh.documents].reverse()) {  // newest first: a rebuilt tab's document
+    for (const doc of Bokeh.documents) {
       const m = doc.get_model_by_name(name);
       if (m && m.data && column in m.data) return JSON.stringify(Array.from(m.data[column]));
     }
