@@ -21,16 +21,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import liqtools.data.exchange as ex_mod  # noqa: E402
-from liqtools.data.cache import SeriesCache  # noqa: E402
-from liqtools.data.exchange import fetch_market_data  # noqa: E402
-from liqtools.data.exchange.convert import _page_array  # noqa: E402
-from liqtools.data.exchange.pages import Ask, check_page, missing_slots  # noqa: E402
+import liqtools.data.exchange as ex_mod
+from liqtools.data.cache import SeriesCache
+from liqtools.data.exchange import fetch_market_data
+from liqtools.data.exchange.convert import _page_array
+from liqtools.data.exchange.pages import Ask, check_page, missing_slots
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 MIN = 60_000
@@ -40,8 +41,8 @@ class MemoryExchange:
     """Just enough of a ccxt Exchange for fetch_market_data: markets loaded, fetch_ohlcv from memory."""
 
     id = "binanceusdm"
-    has = {"fetchOHLCV": True}
-    features: dict = {}
+    has: ClassVar[dict] = {"fetchOHLCV": True}
+    features: ClassVar[dict] = {}
 
     def __init__(self, rows: list[list[float]]):
         self.rows = rows

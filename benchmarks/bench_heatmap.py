@@ -27,7 +27,7 @@ import time
 import numpy as np
 import pandas as pd
 
-OPTS = dict(bin_size=100.0, price_range=(20_000.0, 200_000.0), every=60)
+OPTS = {"bin_size": 100.0, "price_range": (20_000.0, 200_000.0), "every": 60}
 
 
 def synthetic_minutes(n: int, seed: int = 0) -> pd.DataFrame:

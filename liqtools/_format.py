@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["CAVEAT", "usd", "price_text"]
+__all__ = ["CAVEAT", "price_text", "usd"]
 
 CAVEAT = (
     "Estimated, not observed: liquidation levels are modelled from candles and open-interest changes "

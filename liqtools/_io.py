@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "TMP_PREFIX"]
+__all__ = ["TMP_PREFIX", "atomic_write"]
 
 #: Prefix of the temporary files beside the target (a crash can leave one; readers ignore and may delete them).
 TMP_PREFIX = ".tmp-"

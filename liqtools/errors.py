@@ -10,7 +10,7 @@ what to do, and chain the original exception (``raise ... from e``). A disk cach
 
 from __future__ import annotations
 
-__all__ = ["LiqtoolsError", "DataError", "FetchError", "NotSupportedError", "CacheError"]
+__all__ = ["CacheError", "DataError", "FetchError", "LiqtoolsError", "NotSupportedError"]
 
 
 class LiqtoolsError(Exception):

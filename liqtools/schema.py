@@ -21,12 +21,12 @@ import pandas as pd
 from liqtools.errors import DataError
 
 __all__ = [
+    "COLUMNS",
+    "LAYOUT_DOC",
+    "LONG_SHORT_RATIO",
     "OHLCV",
     "OPTIONAL",
-    "COLUMNS",
     "PRICE_COLUMNS",
-    "LONG_SHORT_RATIO",
-    "LAYOUT_DOC",
     "validate_market",
 ]
 

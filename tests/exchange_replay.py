@@ -31,9 +31,9 @@ H = 3_600_000
 def make_market(id: str, symbol: str, **kw: Any) -> dict:
     base, rest = symbol.split("/")
     quote, settle = rest.split(":")
-    m = dict(id=id, symbol=symbol, base=base, quote=quote, settle=settle, baseId=base, quoteId=quote, settleId=settle,
-             type="swap", spot=False, margin=False, swap=True, future=False, option=False, contract=True,
-             linear=True, inverse=False, contractSize=1.0, active=True, precision={}, limits={}, info={})
+    m = {"id": id, "symbol": symbol, "base": base, "quote": quote, "settle": settle, "baseId": base, "quoteId": quote, "settleId": settle,
+             "type": "swap", "spot": False, "margin": False, "swap": True, "future": False, "option": False, "contract": True,
+             "linear": True, "inverse": False, "contractSize": 1.0, "active": True, "precision": {}, "limits": {}, "info": {}}
     m.update(kw)
     return m
 

@@ -200,8 +200,8 @@ def test_bad_files_are_named(tmp_path):
 def test_download_caches_and_a_second_call_makes_no_request(archive, tmp_path):
     for day in ("2024-01-01", "2024-01-02", "2024-01-03"):
         archive.put("klines", day, kline_csv(day), interval="1h")
-    kw = dict(start="2024-01-01", end="2024-01-04", interval="1h", base_url=archive.url, cache_dir=tmp_path / "c",
-              progress=False)
+    kw = {"start": "2024-01-01", "end": "2024-01-04", "interval": "1h", "base_url": archive.url, "cache_dir": tmp_path / "c",
+              "progress": False}
     df = fetch_binance_archive("klines", "BTC/USDT:USDT", **kw)
     assert len(df) == 72 and df.index.is_monotonic_increasing
     assert len(archive.requests) == 6  # three zips, three checksums
@@ -214,7 +214,7 @@ def test_download_caches_and_a_second_call_makes_no_request(archive, tmp_path):
 
 def test_a_day_the_archive_does_not_have_is_skipped_and_remembered(archive, tmp_path):
     archive.put("metrics", "2024-01-01", metrics_csv("2024-01-01"))
-    kw = dict(start="2024-01-01", end="2024-01-03", base_url=archive.url, cache_dir=tmp_path / "c", progress=False)
+    kw = {"start": "2024-01-01", "end": "2024-01-03", "base_url": archive.url, "cache_dir": tmp_path / "c", "progress": False}
     df = fetch_binance_archive("metrics", "BTCUSDT", **kw)
     assert len(df) == 288
     n = len(archive.requests)

@@ -176,9 +176,8 @@ def test_lock_timeout_is_a_clear_error(tmp_path):
     proc = subprocess.Popen([sys.executable, str(script), str(c.path / ".lock")], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "held"
-        with pytest.raises(CacheError, match="locked by another process"):
-            with c.lock(timeout=0.2):
-                pass
+        with pytest.raises(CacheError, match="locked by another process"), c.lock(timeout=0.2):
+            pass
     finally:
         proc.kill()
         proc.wait()

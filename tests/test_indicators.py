@@ -1,8 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_market
 
+from conftest import random_market
 from liqtools import cluster_distance, indicators, realized_volatility, rsi, velocity, volume_ratio
 
 

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from liqtools import (
     BINANCE_BTCUSDT_BRACKETS,
     BINANCE_BTCUSDT_BRACKETS_DATE,
-    DataError,
     bracket_for,
     liquidation_price,
     position_liquidation_price,

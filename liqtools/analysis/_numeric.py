@@ -5,6 +5,8 @@ Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -64,7 +66,7 @@ def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = Non
         bounds.append(max(nxt, bounds[-1] + 1) if nxt < n else n)
     if breaks is not None and len(breaks):
         bounds = sorted(set(bounds) | {int(b) for b in breaks if 0 < b < n})
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 def _cumsum_rows(m: NDArray) -> None:

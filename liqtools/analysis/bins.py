@@ -62,7 +62,7 @@ def make_edges(lo: float, hi: float, size: float) -> NDArray[np.float64]:
         raise DataError(f"price_range must be finite, got ({lo}, {hi})")
     if not hi > lo:
         raise DataError(f"price_range must be (low, high) with high > low, got ({lo}, {hi})")
-    n_bins = max(1, int(math.ceil((hi - lo) / size - 1e-9)))
+    n_bins = max(1, math.ceil((hi - lo) / size - 1e-9))
     if n_bins > 1_000_000:
         raise DataError(f"{n_bins:,} price bins is too many; choose a larger bin_size or a narrower price_range")
     return np.asarray(lo + np.arange(n_bins + 1) * size, dtype=np.float64)

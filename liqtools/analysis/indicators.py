@@ -8,6 +8,7 @@ first candles, whose window is incomplete, are NaN.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -26,7 +27,7 @@ __all__ = [
     "volume_ratio",
 ]
 
-BandsLike = pd.DataFrame | Iterable[tuple[float, float, str]]
+BandsLike: TypeAlias = pd.DataFrame | Iterable[tuple[float, float, str]]
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -61,6 +62,7 @@ def as_bands(bands: BandsLike) -> pd.DataFrame:
         frame = bands[["low", "high", "side"]].reset_index(drop=True)
     else:
         rows = []
+        band: Any
         for k, band in enumerate(bands):
             try:
                 low, high, side = band

@@ -13,7 +13,7 @@ from liqtools.analysis.heatmap import bin_index, make_edges, nice_bin_size
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 
-__all__ = ["liquidation_map", "synthetic_levels", "find_clusters", "level_arrays", "LEVEL_COLUMNS"]
+__all__ = ["LEVEL_COLUMNS", "find_clusters", "level_arrays", "liquidation_map", "synthetic_levels"]
 
 LEVEL_COLUMNS = ("price", "notional_usd", "side")
 #: Most entry prices :func:`synthetic_levels` spreads open interest over (each gets every tier, both sides).

@@ -12,11 +12,11 @@ from numpy.typing import ArrayLike, NDArray
 from liqtools.errors import DataError
 
 __all__ = [
-    "Side",
-    "liquidation_price",
     "BINANCE_BTCUSDT_BRACKETS",
     "BINANCE_BTCUSDT_BRACKETS_DATE",
+    "Side",
     "bracket_for",
+    "liquidation_price",
     "position_liquidation_price",
 ]
 
@@ -103,7 +103,7 @@ def liquidation_price(
             raise DataError("notional must be > 0 and finite")
         per_unit = cum * entry_a / notional_a  # cum / Q with Q = notional / entry
     else:
-        per_unit = 0.0
+        per_unit = np.zeros_like(entry_a)
     with np.errstate(over="ignore", invalid="ignore"):
         long_q = (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
         short_q = (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)

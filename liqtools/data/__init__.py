@@ -33,7 +33,7 @@ _LAZY = {
     "cache_root": "liqtools.data.cache",
 }
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 (*_LAZY: the lazy names, all strings)
     "Depth",
     "depth_table",
     "market_depth",

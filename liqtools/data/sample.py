@@ -14,7 +14,7 @@ Three markets, chosen by name (:func:`sample_names` lists them); ``"btc"`` is th
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pandas as pd
@@ -59,7 +59,7 @@ _SAMPLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str) -> pd.DataFrame:
     with resources.files("liqtools.data").joinpath("samples", name).open("rb") as fh:
         return pd.read_parquet(fh)
