@@ -167,6 +167,7 @@ def test_map_downloads(dashboard_page, python_twin):
     page, errors = dashboard_page
     page.get_by_role("tab", name="Map", exact=True).click()
     wait_equal(page, "map_price", "x", python_twin.map.sources["map_price"].data["x"])
+    page.locator("button:visible", has_text="CSV files of this map").click()
     link = page.locator("a", has_text="download the map (CSV)").first
     with page.expect_download() as info:
         link.click()

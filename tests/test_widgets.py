@@ -360,12 +360,16 @@ def test_map_downloads_match_the_picture(sample):
 
     ex = MapExplorer(sample)
     ex.update(time=900, price_move=-150)
+    assert ex.downloads.value == ""  # made on request
+    ex.download_button.click()
     links = dict(re.findall(r'download="([^"]+)" href="data:text/csv;base64,([^"]+)"', ex.downloads.value))
     stem = f"liqtools-20260113-2300-at-{ex.current_price():.6g}"
     assert sorted(links) == [f"{stem}-clusters.csv", f"{stem}-map.csv"]
     got = {name.rsplit("-", 1)[1]: pd.read_csv(io.BytesIO(base64.b64decode(b)), index_col=0) for name, b in links.items()}
     pd.testing.assert_frame_equal(got["map.csv"], ex.map, check_exact=False, rtol=1e-12, check_index_type=False)
     pd.testing.assert_frame_equal(got["clusters.csv"], ex.clusters, check_exact=False, rtol=1e-12, check_index_type=False)
+    ex.controls["price_move"].value = 0  # a new picture: the old links go
+    assert ex.downloads.value == ""
 
 
 def test_heatmaps_are_shared_within_the_process(sample):

@@ -95,6 +95,8 @@ class MapExplorer(Explorer):
             self.time_label = self.timebox.label
         self._levels_cache: tuple[tuple, pd.DataFrame] | None = None
         self.downloads = W.HTML()
+        self.download_button = W.Button(description="CSV files of this map", icon="download", layout=W.Layout(width="190px"))
+        self.download_button.on_click(lambda _b: self._update_downloads(self.current_price()))
 
         self._levels_changed_names = ["entry_price", "open_interest", "spread", *self.leverage.controls, *self.split.controls]
         levels, price_now = self.current_levels(), self.current_price()
@@ -182,7 +184,8 @@ class MapExplorer(Explorer):
         self.map, self.clusters = map_df, clusters
         self._assign(map_data(map_df, price, clusters))
         self._fit(map_df, price)
-        self._update_downloads(price)
+        if self.downloads.value:  # links are made on request (the button): drop ones for an older picture
+            self.downloads.value = ""
         mode = "teaching mode (synthetic positions)" if self.teaching else f"after {self.df.index[int(self.controls['time'].value)]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
         self._set_readout([f"Price {price_text(price)}, {mode}; {profile_text(self.profile())}.", *describe_clusters(clusters, price)])
         if not self.teaching and not self.time_label.value:
@@ -202,7 +205,8 @@ class MapExplorer(Explorer):
                 r.update(start=start, end=end)
 
     def _update_downloads(self, price: float) -> None:
-        """The links download exactly the map and clusters on screen (named after the time and price)."""
+        """Links that download exactly the map and clusters on screen (named after the time and price); made
+        when the button is pressed, removed at the next change (so the hot path never builds CSV)."""
         when = "teaching" if self.teaching else f"{self.df.index[int(self.controls['time'].value)]:%Y%m%d-%H%M}"  # type: ignore[union-attr]
         stem = f"liqtools-{when}-at-{price:.6g}"
         self.downloads.value = csv_link(self.map, f"{stem}-map.csv", "download the map (CSV)") + csv_link(self.clusters, f"{stem}-clusters.csv", "the clusters (CSV)")
@@ -213,5 +217,5 @@ class MapExplorer(Explorer):
             left = [c["price"], c["entry_price"], c["open_interest"], c["spread"]]
         else:
             left = [self.timebox.box(), c["price_move"]]
-        left += [self.split.box(), c["bin_size"], self.downloads]
+        left += [self.split.box(), c["bin_size"], W.HBox([self.download_button, self.downloads])]
         return W.HBox([W.VBox(left), self.leverage.box()])
