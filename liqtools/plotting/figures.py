@@ -212,8 +212,10 @@ def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, 
     fig.line("time", "short_usd", source=pred, color=SHORT_COLOR, line_width=2, legend_label="model shorts")
     fig.line("time", "neg_long_usd", source=pred, color=LONG_COLOR, line_width=2, legend_label="model longs")
     fig.yaxis.formatter = _usd_ticks()
-    fig.legend.location = "top_left"
-    fig.legend.label_text_font_size = "8pt"
+    legend = fig.legend[0]
+    fig.add_layout(legend, "right")  # outside the data; a click hides a series
+    legend.click_policy = "hide"
+    legend.label_text_font_size = "8pt"
     return fig
 
 
