@@ -32,6 +32,7 @@ from liqtools.widgets.controls import (
 
 __all__ = ["MapExplorer"]
 
+
 class MapExplorer(Explorer):
     """The liquidation map at one moment, with sliders.
 
@@ -42,7 +43,11 @@ class MapExplorer(Explorer):
     Controls (``explorer.controls``): ``price``, ``entry_price``, ``open_interest``, ``spread`` (basis
     points; teaching only), ``time`` and ``price_move`` (basis points from the candle's close; data only),
     the leverage profile (``w5x`` ... ``w100x`` and ``dominance`` in percent, ``dominant``), ``split``,
-    ``split_share`` (percent), ``bin_size``. Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
+    ``split_share`` (percent, enabled in ``"share"`` mode only), ``bin_size``. Data mode: ``timebox.date``
+    shows the candle's time and accepts a typed one. The map opens on the price +-25% (``frame``, recentred on
+    each new candle or when the price leaves its middle half) with both y axes fitted to what it shows;
+    ``download_button`` offers the map and clusters on screen as CSV files (``downloads``).
+    Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
     ``map_price``.
 
     Examples
