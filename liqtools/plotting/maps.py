@@ -182,8 +182,8 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     for m, name in ((mapper, "heatmap_colorbar"), (log_mapper, "heatmap_log_colorbar")):
         bar = ColorBar(color_mapper=m, formatter=usd_ticks(), title="USD per bin", width=12, name=name, visible=(name == "heatmap_log_colorbar") == log)
         fig.add_layout(bar, "right")
-    times = data["candles"]["time"]
-    width_ms = 0.7 * (float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0)  # type: ignore[arg-type]
+    times = np.asarray(data["candles"]["time"], dtype=float)
+    width_ms = 0.7 * (float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0)
     fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
     fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
     fig.yaxis.formatter = _price_ticks()

@@ -146,7 +146,7 @@ class MapExplorer(Explorer):
         """The levels the map is drawn from (cached: moving only the price does not rebuild them)."""
         if self.teaching:
             c = self.controls
-            key = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, self._model_key())
+            key: tuple = ("teach", c["entry_price"].value, c["open_interest"].value, c["spread"].value, self._model_key())
             if self._levels_cache is None or self._levels_cache[0] != key:
                 lv = synthetic_levels(
                     c["entry_price"].value, c["open_interest"].value, leverage=self.profile(), split=self.split.value(), spread=c["spread"].value / 10_000.0

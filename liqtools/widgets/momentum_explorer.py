@@ -86,9 +86,10 @@ class MomentumExplorer(Explorer):
     @property
     def _band_identity(self) -> tuple[str, float, float] | None:
         i = int(self.controls["band"].value) if "band" in self.controls else -1
-        if i < 0 or getattr(self, "_last_clusters", None) is None or i >= len(self._last_clusters):
+        last = getattr(self, "_last_clusters", None)
+        if i < 0 or last is None or i >= len(last):
             return None
-        r = self._last_clusters.iloc[i]
+        r = last.iloc[i]
         return (str(r["side"]), float(r["low"]), float(r["high"]))
 
     def bands(self) -> pd.DataFrame:
