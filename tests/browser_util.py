@@ -11,8 +11,8 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("LIQTOOLS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
