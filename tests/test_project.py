@@ -107,7 +107,9 @@ def test_the_model_contract_is_in_the_repository_and_matches_the_code():
     doc = (ROOT / "docs" / "model.md").read_text()
     for n, title in enumerate(["one position", "leverage profile", "open-interest changes", "map", "Clusters", "cascade", "Momentum"], 1):
         assert re.search(rf"^## {n}\. .*{title}", doc, flags=re.MULTILINE | re.IGNORECASE), f"section {n}"
-    assert "## Your data" in doc and "## Options beyond the contract" in doc and "Other options beyond the contract" in doc
+    assert "## Your data" in doc and "## Options beyond the contract" in doc
+    for option in ("turnover", "half_life_mix", "near_cut", "crowding", "consume_margin", 'split="accounts"'):
+        assert f"`{option}" in doc, f"docs/model.md does not explain the option {option}"
     # known answers quoted in the text are the library's
     assert f"{lt.liquidation_price(100_000, 10, 'long'):,.1f}" in doc and f"{lt.liquidation_price(100_000, 100, 'short'):,.1f}" in doc
     for coin in ("BTC", "ETH", "SOL"):
