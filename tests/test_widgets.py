@@ -120,6 +120,10 @@ def test_bad_combination_shows_an_error_and_keeps_the_picture():
     assert ex.error.value == ""
 
 
+def to_ms_last(df):
+    return df.index[-1].value / 1e6
+
+
 def test_heatmap_explorer(sample):
     realized = lt.load_sample_liquidations()
     ex = HeatmapExplorer(sample, realized=realized)
@@ -142,6 +146,15 @@ def test_heatmap_explorer(sample):
     want = hm.liquidated.loc[day : day + pd.Timedelta("23h59min"), "long_usd"].sum()
     assert pred["long_usd"][i] == pytest.approx(want, rel=1e-12)
     assert list(ex.sources["realized"].data["long_usd"]) == realized["long_usd"].tolist()
+    # the panel spans the realized days, each series on an axis that fits it
+    from liqtools.plotting.figures import liquidations_ranges
+
+    liq_fig = ex.figure.children[1]
+    assert liq_fig.x_range.start < realized.index[0].value / 1e6 < realized.index[-1].value / 1e6 < liq_fig.x_range.end
+    assert liq_fig.x_range.end < to_ms_last(sample)
+    want = liquidations_ranges({"predicted": dict(pred), "realized": dict(ex.sources["realized"].data)})
+    assert (liq_fig.y_range.start, liq_fig.y_range.end) == want["model"]
+    assert (liq_fig.extra_y_ranges["realized"].start, liq_fig.extra_y_ranges["realized"].end) == want["realized"]
 
 
 def test_cascade_explorer_from_levels_and_df(sample):

@@ -20,6 +20,7 @@ from bokeh.models import (
     LayoutDOM,
     LinearAxis,
     NumeralTickFormatter,
+    Range1d,
     Row,
     Span,
     TableColumn,
@@ -52,6 +53,7 @@ __all__ = [
     "heatmap_figure",
     "liquidations_data",
     "liquidations_figure",
+    "liquidations_ranges",
     "map_data",
     "map_figure",
     "map_side_figure",
@@ -189,29 +191,60 @@ def liquidations_data(predicted: pd.DataFrame, realized: pd.DataFrame | None) ->
     }
 
 
+def liquidations_ranges(data: Data) -> dict[str, tuple[float, float]]:
+    """The y ranges of :func:`liquidations_figure`: ``model`` (left axis) and ``realized`` (right axis), each
+    symmetric about zero so both zero lines meet, 10% beyond the largest value.
+
+    Examples
+    --------
+    >>> d = {"predicted": {"short_usd": [3.0], "long_usd": [1.0]}, "realized": {"short_usd": [], "long_usd": []}}
+    >>> liquidations_ranges(d)
+    {'model': (-3.3, 3.3), 'realized': (-1.0, 1.0)}
+    """
+
+    def span(cols: dict[str, object]) -> tuple[float, float]:
+        values = np.concatenate([np.abs(np.asarray(cols[c], dtype=float)) for c in ("short_usd", "long_usd")])
+        top = float(np.nanmax(values, initial=0.0))
+        top = round(1.1 * top, 10) if top > 0 else 1.0
+        return (-top, top)
+
+    return {"model": span(data["predicted"]), "realized": span(data["realized"])}
+
+
 def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, *, x_range: object | None = None, width: int = 900, height: int = 200) -> figure:
-    """Liquidations over time: realized (bars, where the data has them) against the model's prediction
-    (lines), shorts up and longs down. Sources ``realized`` and ``predicted``."""
+    """Liquidations over time: realized (bars, right axis, where the data has them) against the model's
+    prediction (lines, left axis: the two differ by orders of magnitude where one venue's liquidations meet a
+    model of all positions), shorts up and longs down. With realized data the plot spans the realized
+    periods only (``x_range`` is used otherwise). Sources ``realized`` and ``predicted``; ranges
+    ``liq_model_range`` and ``liq_realized_range`` (:func:`liquidations_ranges`)."""
     data = liquidations_data(predicted, realized)
+    times = np.asarray(data["realized"]["time"], dtype=float)
+    period = float(np.median(np.diff(times))) if len(times) > 1 else 86_400_000.0
+    if len(times):
+        x_range = Range1d(start=times[0] - period, end=times[-1] + 2 * period)
+    ranges = liquidations_ranges(data)
     fig = figure(
         x_axis_type="datetime",
         width=width,
         height=height,
-        title="Liquidations: realized (bars) vs the model's estimate (lines); shorts up, longs down",
+        title="Liquidations: realized (bars, right axis) vs the model's estimate (lines, left axis); shorts up, longs down",
         x_axis_label="time (UTC)",
-        y_axis_label="USD",
+        y_axis_label="model estimate (USD)",
         tools="xpan,xwheel_zoom,reset",
+        y_range=Range1d(start=ranges["model"][0], end=ranges["model"][1], name="liq_model_range"),
         **({"x_range": x_range} if x_range is not None else {}),
     )
     real = ColumnDataSource(data["realized"], name="realized")
     pred = ColumnDataSource(data["predicted"], name="predicted")
-    times = np.asarray(data["realized"]["time"], dtype=float)
-    day = 0.8 * (float(np.median(np.diff(times))) if len(times) > 1 else 86_400_000.0)  # bars as wide as a realized period
-    fig.vbar(x="time", top="short_usd", width=day, source=real, color=SHORT_COLOR, alpha=0.4, legend_label="realized shorts")
-    fig.vbar(x="time", top="neg_long_usd", width=day, source=real, color=LONG_COLOR, alpha=0.4, legend_label="realized longs")
+    fig.extra_y_ranges = {"realized": Range1d(start=ranges["realized"][0], end=ranges["realized"][1], name="liq_realized_range")}
+    if len(times):
+        fig.add_layout(LinearAxis(y_range_name="realized", axis_label="realized (USD)", formatter=_usd_ticks()), "right")
+    bar = 0.8 * period  # bars as wide as a realized period
+    fig.vbar(x="time", top="short_usd", width=bar, source=real, y_range_name="realized", color=SHORT_COLOR, alpha=0.4, legend_label="realized shorts")
+    fig.vbar(x="time", top="neg_long_usd", width=bar, source=real, y_range_name="realized", color=LONG_COLOR, alpha=0.4, legend_label="realized longs")
     fig.line("time", "short_usd", source=pred, color=SHORT_COLOR, line_width=2, legend_label="model shorts")
     fig.line("time", "neg_long_usd", source=pred, color=LONG_COLOR, line_width=2, legend_label="model longs")
-    fig.yaxis.formatter = _usd_ticks()
+    fig.yaxis[0].formatter = _usd_ticks()
     legend = fig.legend[0]
     fig.add_layout(legend, "right")  # outside the data; a click hides a series
     legend.click_policy = "hide"

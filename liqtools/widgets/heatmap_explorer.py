@@ -19,6 +19,7 @@ from liqtools.plotting.figures import (
     heatmap_figure,
     liquidations_data,
     liquidations_figure,
+    liquidations_ranges,
     map_data,
     map_side_figure,
     to_ms,
@@ -87,6 +88,7 @@ class HeatmapExplorer(Explorer):
         map_df, price = self._map_at(t)
         side = map_side_figure(map_df, price, y_range=heat.y_range, width=300, height=heat.height)
         liq = liquidations_figure(self.hm.liquidated, realized, x_range=heat.x_range, width=1000)
+        self._liq_ranges: dict[str, Any] = {"model": liq.y_range, "realized": liq.extra_y_ranges["realized"]}
         figure = column(row(heat, side), liq)
         picture = W.HBox([self.controls["color_scale"], self.controls["saturation"]])
         controls = W.HBox([W.VBox([self.timebox.box(), self.split.box(), self.controls["bin_size"], picture]), self.leverage.box()])
@@ -121,7 +123,12 @@ class HeatmapExplorer(Explorer):
         data = heatmap_data(self.hm, self.df)
         self.sources["heatmap_image"].data = data["heatmap_image"]
         self._restyle()
-        self._assign(liquidations_data(self.hm.liquidated, self.realized))
+        liq = liquidations_data(self.hm.liquidated, self.realized)
+        self._assign(liq)
+        for name, (start, end) in liquidations_ranges(liq).items():
+            r = self._liq_ranges[name]
+            if (r.start, r.end) != (start, end):
+                r.update(start=start, end=end)
         self._time_moved()
 
     def _restyle(self) -> None:
