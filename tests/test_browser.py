@@ -289,7 +289,7 @@ def test_map_framed_units_and_typed_date(dashboard_page, python_twin):
 def test_screenshots_of_every_tab(dashboard_page):
     """Every tab at two window sizes, as a person sees it (the viewport), for a human to look at."""
     page, errors = dashboard_page
-    for width, height in ((1440, 900), (1280, 720)):
+    for width, height in ((1440, 900), (1280, 720), (820, 700)):  # the last: a narrow window
         page.set_viewport_size({"width": width, "height": height})
         for name, label, source in (("Map", "price move bp", "map_bars"), ("Heatmap", "split", "heatmap_image"), ("Cascade", "shock size bp", "cascade_up"), ("Momentum", "horizon", "momentum_effects")):
             open_tab(page, name, label, source)

@@ -108,6 +108,7 @@ class MapExplorer(Explorer):
         map_df, clusters = self._map(levels, price_now)
         self.frame = self._frame_on(price_now)
         fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)", frame=self.frame)
+        fig.sizing_mode = "stretch_width"  # as wide as the page (the height stays)
         self._ranges: dict[str, Any] = {"x": fig.x_range, "bars": fig.y_range, "cum": fig.extra_y_ranges["cum"]}
         self._finish(fig, self._controls_layout())
         self._show(map_df, clusters, price_now)
