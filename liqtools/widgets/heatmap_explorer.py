@@ -89,7 +89,8 @@ class HeatmapExplorer(Explorer):
         side = map_side_figure(map_df, price, y_range=heat.y_range, width=300, height=heat.height)
         liq = liquidations_figure(self.hm.liquidated, realized, x_range=heat.x_range, width=1000)
         self._liq_ranges: dict[str, Any] = {"model": liq.y_range, "realized": liq.extra_y_ranges["realized"]}
-        figure = column(row(heat, side), liq)
+        heat.sizing_mode = liq.sizing_mode = "stretch_width"  # as wide as the page, the side map keeps its width
+        figure = column(row(heat, side, sizing_mode="stretch_width"), liq, sizing_mode="stretch_width")
         picture = W.HBox([self.controls["color_scale"], self.controls["saturation"]])
         controls = W.HBox([W.VBox([self.timebox.box(), self.split.box(), self.controls["bin_size"], picture]), self.leverage.box()])
         self._finish(figure, controls)
