@@ -17,15 +17,15 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_heatmap import synthetic_minutes  # noqa: E402
+from bench_heatmap import synthetic_minutes
 
-import liqtools as lt  # noqa: E402
-from liqtools.widgets import CascadeExplorer, HeatmapExplorer, MapExplorer  # noqa: E402
+import liqtools as lt
+from liqtools.widgets import CascadeExplorer, HeatmapExplorer, MapExplorer
 
 
 def timed(ex, name, values, repeats=15):
     """Median and max over `repeats` changes; values do not repeat where caching would flatter the figure."""
-    ex.widget  # wrap in BokehModel as on a page: assignments now also serialise a patch
+    _ = ex.widget  # wrap in BokehModel as on a page: assignments now also serialise a patch
     out = []
     for value in itertools.islice(itertools.cycle(values), repeats):
         t = time.perf_counter()
