@@ -466,3 +466,19 @@ def test_heatmap_columns_start_at_their_candle_close(sample):
     close_of_first = pd.Timestamp(hm.times[0]) + pd.Timedelta("1h")
     assert img["x"][0] == close_of_first.value / 1e6  # ms
     assert img["dw"][0] == 24 * 3_600_000 * len(hm.times)
+
+
+def test_voila_page_carries_bokehjs_once(monkeypatch):
+    import bokeh.io.notebook as nb
+    from bokeh.resources import Resources
+
+    from liqtools.widgets._base import BOKEH_COMPONENTS, _output_notebook_lab_only
+
+    published = []
+    recorder = lambda data, *a, **k: published.append(data)
+    monkeypatch.setattr(nb, "publish_display_data", recorder)
+    _output_notebook_lab_only(Resources(mode="inline", components=list(BOKEH_COMPONENTS)))
+    loads = [d for d in published if nb.JS_MIME_TYPE in d]
+    assert len(loads) == 1 and nb.LOAD_MIME_TYPE not in loads[0]  # the copy Voila runs, once
+    assert len(loads[0][nb.JS_MIME_TYPE]) < 2_500_000  # core, widgets and tables only: no MathJax or WebGL bundles
+    assert nb.publish_display_data is recorder  # put back

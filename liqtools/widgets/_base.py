@@ -32,8 +32,37 @@ def ensure_bokeh_loaded() -> None:
         from bokeh.settings import settings
 
         resources = Resources(mode=settings.resources(), components=list(BOKEH_COMPONENTS))  # type: ignore[arg-type]
-        output_notebook(resources, hide_banner=True)
+        if _in_voila():
+            _output_notebook_lab_only(resources)
+        else:
+            output_notebook(resources, hide_banner=True)
         _BOKEH_LOADED = True
+
+
+def _in_voila() -> bool:
+    import os
+
+    return "VOILA_KERNEL_ID" in os.environ or "VOILA_PREHEAT" in os.environ
+
+
+def _output_notebook_lab_only(resources: Any) -> None:
+    """``output_notebook`` without JupyterLab's copy of BokehJS (``application/vnd.bokehjs_load.v0+json``):
+    Voila runs the ``application/javascript`` one, so the page carries BokehJS once instead of twice."""
+    import bokeh.io.notebook as nb
+    from bokeh.io import output_notebook
+
+    original = nb.publish_display_data
+
+    def lab_only(data: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        if nb.LOAD_MIME_TYPE in data and nb.JS_MIME_TYPE in data:
+            data = {k: v for k, v in data.items() if k != nb.LOAD_MIME_TYPE}
+        original(data, *args, **kwargs)
+
+    nb.publish_display_data = lab_only  # type: ignore[assignment]
+    try:
+        output_notebook(resources, hide_banner=True)
+    finally:
+        nb.publish_display_data = original
 
 
 def _same_columns(old: Any, new: dict[str, Any]) -> bool:
