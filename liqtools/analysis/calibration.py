@@ -17,6 +17,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from liqtools.analysis.calibration_grid import (
+    DEFAULT_EXTRA_OPTIONS,
+    DEFAULT_LEVERAGES,
+    default_splits,
+    lognormal_grid,
+    option_grid,
+)
 from liqtools.analysis.heatmap import Entry, HalfLife, Split, liquidated_by_tier, liquidation_heatmap
 from liqtools.analysis.profile import LeverageProfile
 from liqtools.analysis.realized import Periods, realized_periods
@@ -24,21 +31,19 @@ from liqtools.analysis.scoring import format_table, side_table, spearman
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
 
-__all__ = ["DEFAULT_LEVERAGES", "Calibration", "Choice", "TierCache", "calibrate", "default_splits", "search_options"]
+__all__ = [
+    "DEFAULT_EXTRA_OPTIONS",
+    "DEFAULT_LEVERAGES",
+    "Calibration",
+    "Choice",
+    "TierCache",
+    "calibrate",
+    "default_splits",
+    "option_grid",
+    "search_options",
+]
 
-DEFAULT_LEVERAGES = (5.0, 10.0, 25.0, 50.0, 100.0)
 Family = Literal["tiers", "lognormal"]
-
-
-def lognormal_grid() -> np.ndarray:
-    """The 30 log-spaced tiers (2x to 125x) of the log-normal family."""
-    return LeverageProfile.lognormal(20.0, 1.0, n=30, low=2.0, high=125.0).leverages
-
-
-def default_splits(df: pd.DataFrame) -> tuple[Split, ...]:
-    """``("both", "candle")``, plus ``"taker"`` when the frame has taker buy volume."""
-    has_taker = "taker_buy_volume" in df and bool(df["taker_buy_volume"].notna().any())
-    return ("both", "candle", "taker") if has_taker else ("both", "candle")
 
 
 class TierCache:
@@ -111,36 +116,6 @@ def fit_family(
             if sc > best[0] or best[1] is None:
                 best = (sc, w, {"median": float(med), "sigma": float(sig)})
     return best[1], best[2]  # type: ignore[return-value]
-
-
-#: Options beyond the grid that :func:`calibrate` (and so ``benchmark``'s "calibrated" method) also
-#: tries by default: gross turnover (docs/model.md, options beyond the contract). Chosen a priori as a
-#: log-spaced grid wide enough that training windows do not pick an end value; see docs/truth-study.md.
-DEFAULT_EXTRA_OPTIONS: tuple[Mapping[str, Any], ...] = ({"turnover": 0.3}, {"turnover": 1.0}, {"turnover": 3.0})
-
-
-def option_grid(
-    splits: Sequence[Split],
-    half_lives: Sequence[HalfLife],
-    entries: Sequence[Entry],
-    extra_options: Sequence[Mapping[str, Any]] = (),
-) -> list[dict[str, Any]]:
-    """Every combination of the grid, each also with every dict of ``extra_options`` (its keys override
-    the grid's), duplicates dropped, in a stable order."""
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for extra in [{}, *extra_options]:
-        if not isinstance(extra, Mapping):
-            raise DataError(f"extra_options must be a list of dicts of liquidation_heatmap options, got {extra!r}")
-        for split in splits:
-            for half_life in half_lives:
-                for entry in entries:
-                    opts = {"split": split, "half_life": half_life, "entry": entry, **dict(extra)}
-                    key = repr(sorted(opts.items()))
-                    if key not in seen:
-                        seen.add(key)
-                        out.append(opts)
-    return out
 
 
 @dataclass(frozen=True, eq=False)
