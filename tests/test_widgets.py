@@ -306,6 +306,41 @@ def test_map_opens_framed_and_fits_both_curves(sample):
     assert all("e+" not in label and "e-" not in label for label, _ in ex.controls["bin_size"].options)
 
 
+def press(slider, presses=1):
+    """What ``presses`` arrow-right presses do to a slider in the browser: one step, or the next choice."""
+    for _ in range(presses):
+        if hasattr(slider, "options"):
+            slider.index = min(slider.index + 1, len(slider.options) - 1)
+        else:
+            slider.value = min(slider.value + slider.step, slider.max)
+
+
+def test_leverage_sliders_move_by_sensible_steps():
+    ex = MapExplorer()
+    dominant, share = ex.controls["dominant"], ex.controls["dominance"]
+    share.value = 50
+    assert dominant.value == 25
+    press(dominant)
+    assert dominant.value == 30 and ex.profile().weights[30.0] == pytest.approx(0.5)  # one press: the next venue value
+    dominant.value = 25
+    presses = 0
+    while dominant.value < 125:
+        before = dominant.value
+        press(dominant)
+        presses += 1
+        assert before < dominant.value <= 2 * before  # never more than doubling
+    assert presses >= 6  # 25x -> 125x is no longer four or five presses
+    assert {2, 3, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 125} <= set(dominant.options)
+    # the weights move by whole percents, the share by 5%
+    for name in ("w5x", "w10x", "w25x", "w50x", "w100x"):
+        before = ex.controls[name].value
+        press(ex.controls[name])
+        assert ex.controls[name].value - before == 1
+    before = share.value
+    press(share)
+    assert share.value - before == 5
+
+
 def test_controls_without_effect_are_disabled():
     ex = MapExplorer()
     assert ex.controls["split_share"].disabled

@@ -12,7 +12,9 @@ from liqtools.errors import DataError
 
 __all__ = ["DOMINANT_CHOICES", "STYLE", "TOP_CLUSTERS", "LeverageControls", "SplitControls", "TimeBox", "csv_link", "price_options", "time_slider", "usd_options"]
 
-DOMINANT_CHOICES = (2, 3, 5, 10, 20, 25, 50, 75, 100, 125)
+#: The dominant leverage's choices, the values venues offer and traders pick: one arrow press moves to the next
+#: (25x -> 125x takes six presses), never more than doubling.
+DOMINANT_CHOICES = (2, 3, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 125)
 STYLE = {"description_width": "110px"}
 #: How many clusters per side the explorers shade, list and study (find_clusters' ``top``).
 TOP_CLUSTERS = 3
