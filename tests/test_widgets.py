@@ -367,6 +367,33 @@ def test_typed_date_moves_the_shared_time(sample):
     assert dash.time.value == want and "not a date" in dash.heatmap.timebox.note.value
 
 
+def test_cascade_time_shows_and_takes_a_typed_date(sample):
+    ex = CascadeExplorer(df=sample)
+    box = ex.timebox
+    assert box.slider is ex.controls["time"] and box.slider.readout is False  # the date replaces the bare number
+    assert box.date.value == f"{sample.index[-1]:%Y-%m-%d %H:%M}"
+    assert box.label.value == f"close {lt._format.price_text(float(sample['close'].iloc[-1]))}"
+    shown = ex._controls_box.children[0]  # the first row of the controls: slider, date, "UTC", label (as on the map)
+    assert shown.children[0].children[:2] == (ex.controls["time"], box.date) and box.label in shown.children[0].children
+    box.date.value = "2026-01-15 13:40"
+    want = int(sample.index.searchsorted(pd.Timestamp("2026-01-15 13:40", tz="UTC"), side="right")) - 1
+    close = float(sample["close"].iloc[want])
+    assert ex.controls["time"].value == want and box.date.value == "2026-01-15 13:00"
+    assert box.label.value == f"close {lt._format.price_text(close)}"
+    levels = lt.liquidation_heatmap(sample, every=len(sample), bin_size=float(sample["close"].median()) * 0.05).levels_at(want)
+    up = lt.simulate_cascade(levels, close, 0.01, depth_usd=market_depth("BTC"))
+    assert_source(ex, "cascade_up", cascade_data(up))
+    ex.controls["time"].value = 900  # the slider moved: the date follows
+    assert box.date.value == f"{sample.index[900]:%Y-%m-%d %H:%M}"
+    box.date.value = "not a date"
+    assert ex.controls["time"].value == 900 and "not a date" in box.note.value
+    # in the dashboard, the cascade's box moves the time every tab shares
+    dash = Dashboard()
+    dash.tabs.selected_index = 2
+    dash.cascade.timebox.date.value = "2026-01-15 13:40"
+    assert dash.time.value == want and dash.map.timebox.date.value == "2026-01-15 13:00"
+
+
 def test_dashboard_builds_tabs_when_opened():
     dash = Dashboard()
     assert dash.built == ("Map",)

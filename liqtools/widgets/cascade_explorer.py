@@ -14,7 +14,7 @@ from liqtools.plotting.figures import cascade_data, cascade_figure, cascade_flag
 from liqtools.plotting.theme import price_text, usd
 from liqtools.widgets._base import Explorer
 from liqtools.widgets.controls import STYLE as _STYLE
-from liqtools.widgets.controls import time_slider
+from liqtools.widgets.controls import TimeBox, time_slider
 
 __all__ = ["DEPTH_CHOICES", "CascadeExplorer", "depth_choices"]
 
@@ -40,7 +40,8 @@ class CascadeExplorer(Explorer):
     ``market`` (:func:`liqtools.data.depth.market_depth`; ``depth_usd`` overrides it with a record or a number).
     Controls: ``shock`` (size in basis points, applied up and down), ``bid_depth`` (the bids that absorb the
     long flush) and ``ask_depth`` (the asks that absorb the short squeeze), each in USD per 1% on a log scale
-    from $1M to $10B, ``impact`` (``sqrt``, the default, or ``linear``), ``time`` (data only).
+    from $1M to $10B, ``impact`` (``sqrt``, the default, or ``linear``), ``time`` (data only: the candle, shown as a date
+    you can type over, ``timebox``, as on the other tabs).
     Sources: ``cascade_down``, ``cascade_up``, ``cascade_down_levels``, ``cascade_up_levels``,
     ``cascade_down_flag``, ``cascade_up_flag`` (the runaway label on the chart). The readout gives both
     final prices, the assumption (depth figure, band, venue, date, source, impact law), a runaway flag
@@ -97,6 +98,8 @@ class CascadeExplorer(Explorer):
         self.controls["ask_depth"].tooltip = "USD of market buys that move the price up 1%: the asks a short squeeze buys from"
         if df is not None:
             self.controls["time"] = time_control or time_slider(df)
+            # the candle's date beside the slider, typed over to jump (as on the other tabs)
+            self.timebox = TimeBox(df, self.controls["time"])
         up, down = self._simulate()
         self._finish(cascade_figure(up, down, width=1000), self._controls_layout())
         self._show(up, down)
@@ -149,6 +152,8 @@ class CascadeExplorer(Explorer):
 
     def _show(self, up: CascadeResult, down: CascadeResult) -> None:
         self.up, self.down = up, down
+        if self.df is not None:
+            self.timebox.label.value = f"close {price_text(float(self.df['close'].iloc[int(self.controls['time'].value)]))}"
         self._assign(
             {
                 "cascade_up": cascade_data(up),
@@ -201,8 +206,8 @@ class CascadeExplorer(Explorer):
 
     def _controls_layout(self) -> W.Widget:
         items = [self.controls["shock"], self.controls["bid_depth"], self.controls["ask_depth"], self.controls["impact"]]
-        if "time" in self.controls:
-            items.insert(0, self.controls["time"])
+        if self.df is not None:
+            items.insert(0, self.timebox.box())
         return W.VBox(items)
 
 
