@@ -77,10 +77,10 @@ def check_realized(
             raise DataError(f"realized column {col!r} must be finite and >= 0, got {values[pos]} at {index[pos]}")
         out[col] = values
     if period is None:
-        if len(index) < 2:
+        inferred = candle_step(index)  # the most common spacing of the realized index
+        if inferred is None:
             raise DataError("cannot infer the period of a single realized row; pass period='1D' (or the right length)")
-        steps = pd.Series(np.diff(index.asi8)).mode()
-        period_td = pd.Timedelta(int(steps.iloc[0]), unit=index.unit)
+        period_td = inferred
     else:
         try:
             period_td = pd.Timedelta(period)
