@@ -243,6 +243,15 @@ TOOLTIP_TEXT = """() => {
 }"""
 
 
+READ_LABEL = """(name) => {
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name(name);
+    if (m) return {text: m.text, visible: m.visible, y: m.y};
+  }
+  return null;
+}"""
+
+
 def test_heatmap_tooltip(dashboard_page):
     """Hover the heatmap: the tooltip gives longs and shorts in USD, the distance from that candle's close and its OHLC."""
     page, errors = dashboard_page
@@ -256,6 +265,9 @@ def test_heatmap_tooltip(dashboard_page):
     assert "longs" in text and "shorts" in text and " UTC" in text
     assert "O $" in text and "C $" in text
     assert "e+" not in text and "NaN" not in text and "n/a" not in text
+    label = page.evaluate(READ_LABEL, "heatmap_crosshair_price")  # the crosshair's price, written on the axis
+    assert label is not None and label["visible"] and label["text"].startswith("$"), label
+    assert abs(float(label["text"][1:].replace(",", "")) - label["y"]) <= 0.5, label
     shot(page, "dashboard-heatmap-tooltip.png")
     page.mouse.move(0, 0)
     assert real_errors(errors) == []
@@ -297,6 +309,10 @@ def test_screenshots_of_every_tab(dashboard_page):
             path = ARTIFACTS / f"tab-{name.lower()}-{width}x{height}.png"
             page.screenshot(path=str(path))
             assert path.stat().st_size > 10_000
+            if name == "Heatmap" and width >= 1280:  # the main plot is above the fold, whole
+                page.evaluate("() => window.scrollTo(0, 0)")
+                box = page.evaluate(BIGGEST_CANVAS)
+                assert box is not None and box["y"] + box["h"] <= height, (width, height, box)
     page.set_viewport_size({"width": 1400, "height": 1200})
     assert real_errors(errors) == []
 

@@ -25,6 +25,7 @@ from bokeh.palettes import Inferno256
 from bokeh.plotting import figure
 
 from liqtools.analysis.heatmap import Heatmap
+from liqtools.plotting.crosshair import add_price_readout
 from liqtools.plotting.theme import (
     LONG_COLOR,
     PRICE_COLOR,
@@ -179,6 +180,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
         ),
         CrosshairTool(line_color="#bbbbbb", line_alpha=0.6),
     )
+    add_price_readout(fig, "y", name="heatmap_crosshair_price")
     for m, name in ((mapper, "heatmap_colorbar"), (log_mapper, "heatmap_log_colorbar")):
         bar = ColorBar(color_mapper=m, formatter=usd_ticks(), title="USD per bin", width=12, name=name, visible=(name == "heatmap_log_colorbar") == log)
         fig.add_layout(bar, "right")
@@ -295,8 +297,10 @@ def map_figure(
             renderers=[r_long, r_short],
             tooltips=[("bin", "@low{$0,0.[00]} - @high{$0,0.[00]}"), ("longs", "@long_usd{custom}"), ("shorts", "@short_usd{custom}")],
             formatters={"@long_usd": usd_hover(), "@short_usd": usd_hover()},
-        )
+        ),
+        CrosshairTool(dimensions="height", line_color="#999999", line_alpha=0.5),
     )
+    add_price_readout(fig, "x", name="map_crosshair_price")
     fig.xaxis.formatter = _price_ticks()
     fig.yaxis[0].formatter = usd_ticks()
     legend = fig.legend[0]
@@ -317,8 +321,7 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
     fig = figure(
         width=width,
         height=height,
-        title="Levels at the chosen time",
-        x_axis_label="USD per bin",
+        x_axis_label="levels at the chosen time: USD per bin",
         tools="ywheel_zoom,reset",
         **({"y_range": y_range} if y_range is not None else {}),
     )
@@ -328,7 +331,9 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
     fig.x_range = DataRange1d(renderers=[r1, r2], start=0)
     cum = ColumnDataSource(data["map_cumulative"], name="side_cumulative")
     fig.extra_x_ranges = {"cum": DataRange1d(start=0)}
-    fig.add_layout(LinearAxis(x_range_name="cum", axis_label="cumulative from price", formatter=usd_ticks()), "above")
+    top_axis = LinearAxis(x_range_name="cum", axis_label="cumulative from price", formatter=usd_ticks())
+    top_axis.ticker.desired_num_ticks = 3  # level labels: as short as the heatmap's title beside it
+    fig.add_layout(top_axis, "above")
     c1 = fig.line("cum_long_usd", "long_edge", source=cum, x_range_name="cum", color=LONG_COLOR, line_width=2)
     c2 = fig.line("cum_short_usd", "short_edge", source=cum, x_range_name="cum", color=SHORT_COLOR, line_width=2)
     fig.extra_x_ranges["cum"].renderers = [c1, c2]
@@ -342,6 +347,6 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
     )
     for axis in fig.below:
         axis.formatter = usd_ticks()
+        axis.major_label_orientation = 0.8
     fig.yaxis.formatter = _price_ticks()
-    fig.xaxis.major_label_orientation = 0.8
     return fig

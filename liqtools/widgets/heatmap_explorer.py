@@ -68,9 +68,9 @@ class HeatmapExplorer(Explorer):
         self.controls.update(
             time=time_control or time_slider(self.df),
             bin_size=W.Dropdown(options=price_options(options), value=base, description="bin size", style=STYLE),
-            color_scale=W.ToggleButtons(options=["linear", "log"], value="linear", description="colours", style={**STYLE, "button_width": "56px"}, layout=W.Layout(width="auto")),
+            color_scale=W.ToggleButtons(options=["linear", "log"], value="linear", description="", tooltips=["linear colour scale", "log colour scale"], style={"button_width": "52px"}, layout=W.Layout(width="130px", flex="0 0 auto")),
             saturation=W.SelectionSlider(
-                options=[(f"{q:g}th pct" if q < 100 else "hottest cell", q) for q in SATURATION_CHOICES], value=99.5, description="colour top", style=STYLE, continuous_update=False
+                options=[(f"{q:g}th pct" if q < 100 else "hottest cell", q) for q in SATURATION_CHOICES], value=99.5, description="colour top", style={"description_width": "70px"}, layout=W.Layout(width="300px"), continuous_update=False
             ),
             **self.leverage.controls,
             **self.split.controls,
@@ -79,7 +79,7 @@ class HeatmapExplorer(Explorer):
         self.time_label = self.timebox.label
         self.hm = self._heatmap()
         self._key = self._model_key()
-        heat = heatmap_figure(self.hm, self.df, width=700)
+        heat = heatmap_figure(self.hm, self.df, width=700, height=340)  # with the controls, fits a 1280x720 window
         self.mapper: Any = heat.select_one({"name": "heatmap_mapper"})
         self.log_mapper: Any = heat.select_one({"name": "heatmap_log_mapper"})
         self._scale_models: dict[str, Any] = {name: heat.select_one({"name": name}) for name in ("heatmap_linear", "heatmap_log", "heatmap_colorbar", "heatmap_log_colorbar")}
@@ -91,8 +91,10 @@ class HeatmapExplorer(Explorer):
         self._liq_ranges: dict[str, Any] = {"model": liq.y_range, "realized": liq.extra_y_ranges["realized"]}
         heat.sizing_mode = liq.sizing_mode = "stretch_width"  # as wide as the page, the side map keeps its width
         figure = column(row(heat, side, sizing_mode="stretch_width"), liq, sizing_mode="stretch_width")
-        picture = W.HBox([self.controls["color_scale"], self.controls["saturation"]])
-        controls = W.HBox([W.VBox([self.timebox.box(), self.split.box(), self.controls["bin_size"], picture]), self.leverage.box()])
+        # two short rows beside the folded leverage sliders: the main plot stays above the fold at 1280x720
+        fixed = W.Layout(flex="0 0 auto")
+        look = W.VBox([self.controls["bin_size"], W.HBox([self.controls["saturation"], self.controls["color_scale"]])], layout=fixed)
+        controls = W.HBox([W.VBox([self.timebox.box(), W.HBox([W.Box([self.split.box()], layout=fixed), look])]), self.leverage.box()])
         self._finish(figure, controls)
         self._time_moved()
         self._on_change(self.recompute, "bin_size", *self.leverage.controls, *self.split.controls)
