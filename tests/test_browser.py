@@ -317,6 +317,20 @@ def test_screenshots_of_every_tab(dashboard_page):
     assert real_errors(errors) == []
 
 
+def test_look_dark_and_light(dashboard_page):
+    """The dashboard opens dark (the heatmap's look) and the look toggle restyles the plots in place."""
+    page, errors = dashboard_page
+    page.get_by_role("tab", name="Map", exact=True).click()
+    assert page.evaluate(MODEL, ["map_figure", ["background_fill_color"]]) == ["#0d0d12"]
+    page.locator(".widget-toggle-button:visible", has_text="light").click()
+    page.wait_for_function(MODEL.replace("return attrs.map(a => m[a]);", "return m.background_fill_color === '#ffffff';"), arg=["map_figure", []], timeout=30_000)
+    shot(page, "dashboard-light.png")
+    page.locator(".widget-toggle-button:visible", has_text="dark").click()
+    page.wait_for_function(MODEL.replace("return attrs.map(a => m[a]);", "return m.background_fill_color === '#0d0d12';"), arg=["map_figure", []], timeout=30_000)
+    shot(page, "dashboard-dark.png")
+    assert real_errors(errors) == []
+
+
 def test_market_switch(dashboard_page):
     page, errors = dashboard_page
     page.get_by_role("tab", name="Map", exact=True).click()

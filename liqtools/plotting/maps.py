@@ -278,6 +278,7 @@ def map_figure(
         width=width,
         height=height,
         title=title or f"Estimated liquidation map at {price_text(price)}",
+        name="map_figure",
         x_axis_label="liquidation price (USD)",
         y_axis_label="liquidation notional per bin (USD)",
         tools="pan,xwheel_zoom,box_zoom,reset,save",

@@ -119,6 +119,7 @@ class Explorer:
         self.error = W.HTML()
         self.figure: LayoutDOM | None = None
         self.last_refresh_ms = float("nan")
+        self.look = "light"
         self._handlers: list[Callable[[], None]] = []
         self._held: list[Callable[[], None]] | None = None
         self._view: W.Box | None = None
@@ -177,6 +178,14 @@ class Explorer:
             source = self.sources[name]
             if not _same_columns(source.data, cols):
                 source.data = cols
+
+    def set_look(self, look: str) -> None:
+        """Restyle the plots in place: ``"light"`` or ``"dark"`` (:func:`liqtools.plotting.look.apply_look`)."""
+        from liqtools.plotting.look import apply_look
+
+        assert self.figure is not None
+        apply_look(self.figure, look)  # type: ignore[arg-type]
+        self.look = look
 
     def _set_readout(self, lines: list[str]) -> None:
         self.readout_lines = list(lines)

@@ -39,7 +39,9 @@ class Dashboard:
     show a "building..." line and are built when first opened (or first used from Python: ``map``,
     ``heatmap``, ``cascade``, ``momentum`` build their explorer on access). ``built`` names the tabs built
     so far, ``build_seconds`` how long each took. ``time`` is the shared slider, ``tabs`` the ipywidgets
-    Tab, ``widget`` the whole layout (market choice above the tabs).
+    Tab, ``widget`` the whole layout (market choice and look above the tabs). ``look`` (a toggle, default
+    ``"dark"``, matching the heatmap) restyles every tab's plots and the controls in place; ``"light"`` is
+    bokeh's and the notebook's own.
 
     Examples
     --------
@@ -51,9 +53,22 @@ class Dashboard:
     True
     >>> dash.built
     ('Map', 'Cascade')
+    >>> dash.map.figure.background_fill_color, dash.map.look
+    ('#0d0d12', 'dark')
+    >>> from bokeh.models import Plot
+    >>> dash.look.value = "light"
+    >>> {p.background_fill_color for p in dash.cascade.figure.select({"type": Plot})}
+    {'#ffffff'}
     """
 
-    def __init__(self, df: pd.DataFrame | None = None, *, realized: pd.DataFrame | None = None, market: str = "btc") -> None:
+    def __init__(self, df: pd.DataFrame | None = None, *, realized: pd.DataFrame | None = None, market: str = "btc", look: str = "dark") -> None:
+        from liqtools.plotting.look import LOOKS, page_css
+
+        if look not in LOOKS:
+            raise ValueError(f"look must be one of {sorted(LOOKS)}, got {look!r}")
+        self.look = W.ToggleButtons(options=["dark", "light"], value=look, description="look", style={"description_width": "40px", "button_width": "52px"}, layout=W.Layout(width="auto"))
+        self.page_style = W.HTML(page_css(look))  # type: ignore[arg-type]
+        self.look.observe(lambda _change: self._restyle(), names="value")
         self._pages = {name: W.VBox([_placeholder(name)]) for name in TABS}
         self.tabs = W.Tab(children=list(self._pages.values()), titles=list(TABS), selected_index=0)
         self.tabs.observe(self._tab_opened, names="selected_index")
@@ -122,10 +137,19 @@ class Dashboard:
             t0 = time.perf_counter()
             explorer = self._makers()[name]()
             self._explorers[name] = explorer
+            explorer.set_look(str(self.look.value))
             # built in its initial state, wrapped in a BokehModel last (STACK.md rule 3), then shown
             self._pages[name].children = [explorer.widget]
             self.build_seconds[name] = time.perf_counter() - t0
         return self._explorers[name]
+
+    def _restyle(self) -> None:
+        from liqtools.plotting.look import page_css
+
+        look = str(self.look.value)
+        self.page_style.value = page_css(look)  # type: ignore[arg-type]
+        for explorer in self._explorers.values():
+            explorer.set_look(look)
 
     def _tab_opened(self, change: dict) -> None:
         if change["new"] is not None:
@@ -163,8 +187,8 @@ class Dashboard:
     def widget(self) -> W.Box:
         """The layout: the market choice (bundled samples only) above the tabs."""
         if self._widget is None:
-            header = [W.HBox([self.market, self.market_note])] if self.market is not None else []
-            self._widget = W.VBox([*header, self.tabs])
+            choice = [self.market, self.market_note] if self.market is not None else []
+            self._widget = W.VBox([self.page_style, W.HBox([*choice, self.look]), self.tabs])
         return self._widget
 
     def _ipython_display_(self) -> None:

@@ -79,7 +79,7 @@ class HeatmapExplorer(Explorer):
         self.time_label = self.timebox.label
         self.hm = self._heatmap()
         self._key = self._model_key()
-        heat = heatmap_figure(self.hm, self.df, width=700, height=340)  # with the controls, fits a 1280x720 window
+        heat = heatmap_figure(self.hm, self.df, width=700, height=320)  # with the controls, fits a 1280x720 window
         self.mapper: Any = heat.select_one({"name": "heatmap_mapper"})
         self.log_mapper: Any = heat.select_one({"name": "heatmap_log_mapper"})
         self._scale_models: dict[str, Any] = {name: heat.select_one({"name": name}) for name in ("heatmap_linear", "heatmap_log", "heatmap_colorbar", "heatmap_log_colorbar")}
