@@ -6,6 +6,7 @@ In CI (``CI`` set) a missing browser part is an error, never a skip.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -129,6 +130,19 @@ def test_cascade_tab_shock_key(dashboard_page, python_twin):
         np.testing.assert_allclose(read(page, name, "cumulative_usd"), python_twin.cascade.sources[name].data["cumulative_usd"], rtol=1e-12)
     time.sleep(0.5)
     shot(page, "dashboard-cascade.png")
+    assert real_errors(errors) == []
+
+
+def test_cascade_default_readout(dashboard_page):
+    """The cascade tab opens on a plausible answer: square-root impact, a stated depth, a move of a few percent."""
+    page, errors = dashboard_page
+    open_tab(page, "Cascade", "shock size bp", "cascade_up")
+    readout = page.locator(".widget-html-content:visible", has_text="final price").first
+    readout.wait_for(timeout=30_000)
+    text = readout.inner_text()
+    assert "sqrt impact" in text and "per 1% of asks" in text and "square-root law" in text, text
+    moves = [float(m) for m in re.findall(r"final price \$[\d,]+ \(([+-]\d+\.\d\d)%", text)]
+    assert len(moves) == 2 and moves[0] > 0 > moves[1] and max(map(abs, moves)) < 10, (moves, text)
     assert real_errors(errors) == []
 
 
