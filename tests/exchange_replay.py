@@ -55,6 +55,8 @@ class Replay:
     def __call__(self, url: str, method: str = "GET", headers: Any = None, body: Any = None) -> Any:
         parts = urlsplit(url)
         query = dict(parse_qsl(parts.query))
+        if method == "POST" and body:  # a JSON body (Hyperliquid's /info): its fields are the query
+            query = {**query, **json.loads(body)}
         self.calls.append((method, parts.path, query))
         key = (method, parts.path)
         if key not in self.routes:
@@ -78,6 +80,48 @@ def recorded(exchange_id: str) -> tuple[Any, Replay, dict]:
     fixture = json.loads((FIXTURES / f"{exchange_id}.json").read_text())
     replay = Replay({(r["method"], r["path"]): r["response"] for r in fixture["responses"]})
     return instance(exchange_id, replay, fixture["markets"][0]), replay, fixture
+
+
+class HyperliquidInfo:
+    """Hyperliquid's ``POST /info`` answering ``clearinghouseState`` per user from a table of accounts.
+
+    ``fail(user, n)`` (``n``: the how-many-th query) may return an exception to raise instead; an unknown
+    user gets an empty account, as the venue answers for an address that never traded. ``leaderboard``:
+    the answer of ``GET /Mainnet/leaderboard`` (stats-data.hyperliquid.xyz), if any.
+    """
+
+    def __init__(self, accounts: dict[str, Any], leaderboard: Any = None):
+        self.accounts = accounts
+        self.fail: Callable[[str, int], BaseException | None] = lambda user, n: None
+        self.asked: list[str] = []
+        routes: dict[tuple[str, str], Any] = {("POST", "/info"): self._info}
+        if leaderboard is not None:
+            routes[("GET", "/Mainnet/leaderboard")] = leaderboard
+        self.replay = Replay(routes)
+
+    def _info(self, q: dict) -> Any:
+        assert q.get("type") == "clearinghouseState", q
+        user = q["user"]
+        err = self.fail(user, len(self.asked))
+        self.asked.append(user)
+        if err is not None:
+            return err
+        empty = {"assetPositions": [], "crossMaintenanceMarginUsed": "0.0", "time": "1735689000000", "withdrawable": "0.0"}
+        return self.accounts.get(user, empty)
+
+    def ex(self, markets: list[dict]) -> Any:
+        ex = ccxt.hyperliquid({"enableRateLimit": False})
+        ex.set_markets(markets)
+        ex.fetch = self.replay
+        return ex
+
+
+def hyperliquid_positions() -> tuple[HyperliquidInfo, dict]:
+    """The recorded ``clearinghouseState`` answers (fixture) behind a :class:`HyperliquidInfo`, and the fixture;
+    the leaderboard fixture is served too (``fixture["leaderboard"]``)."""
+    fixture = json.loads((FIXTURES / "hyperliquid_positions.json").read_text())
+    fixture["leaderboard"] = json.loads((FIXTURES / "hyperliquid_leaderboard.json").read_text())["response"]
+    return HyperliquidInfo(fixture["accounts"], fixture["leaderboard"]), fixture
 
 
 # -- simulated venues ------------------------------------------------------------------------------

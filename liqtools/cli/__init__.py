@@ -23,13 +23,13 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from liqtools.cli import benchmark, cascade, clusters, dashboard, fetch, momentum, report, validate
+from liqtools.cli import benchmark, cascade, clusters, dashboard, fetch, momentum, positions, report, validate
 from liqtools.cli._common import cli_words
 from liqtools.errors import LiqtoolsError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (clusters, report, cascade, dashboard, fetch, momentum, validate, benchmark)
+COMMANDS = (clusters, report, cascade, dashboard, fetch, positions, momentum, validate, benchmark)
 
 
 def _warn_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:

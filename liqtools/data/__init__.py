@@ -29,6 +29,8 @@ _LAZY = {
     "read_binance_liquidations": "liqtools.data.archive",
     "fetch_binance_archive": "liqtools.data.archive",
     "fetch_binance_market": "liqtools.data.archive",
+    "fetch_positions": "liqtools.data.exchange.positions",
+    "hyperliquid_leaderboard": "liqtools.data.exchange.leaderboard",
     "SeriesCache": "liqtools.data.cache",
     "cache_root": "liqtools.data.cache",
 }
