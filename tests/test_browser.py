@@ -312,6 +312,12 @@ def test_map_framed_units_and_typed_date(dashboard_page, python_twin):
     assert real_errors(errors) == []
 
 
+def close_accordions(page):
+    for title in page.locator(".jupyter-widget-Collapse-open:visible .jupyter-widget-Collapse-header, .p-Collapse-open:visible .p-Collapse-header").all():
+        title.click()
+    time.sleep(0.5)
+
+
 def test_screenshots_of_every_tab(dashboard_page):
     """Every tab at two window sizes, as a person sees it (the viewport), for a human to look at."""
     page, errors = dashboard_page
@@ -323,7 +329,8 @@ def test_screenshots_of_every_tab(dashboard_page):
             path = ARTIFACTS / f"tab-{name.lower()}-{width}x{height}.png"
             page.screenshot(path=str(path))
             assert path.stat().st_size > 10_000
-            if name == "Heatmap" and width >= 1280:  # the main plot is above the fold, whole
+            if name in ("Map", "Heatmap") and width >= 1280:  # the main plot is above the fold, whole
+                close_accordions(page)  # as the tab opens (an earlier test may have unfolded the leverage)
                 page.evaluate("() => window.scrollTo(0, 0)")
                 box = page.evaluate(BIGGEST_CANVAS)
                 assert box is not None and box["y"] + box["h"] <= height, (width, height, box)
@@ -361,10 +368,14 @@ def test_market_switch(dashboard_page):
 
 def test_notebook_in_jupyterlab(chromium, tmp_path):
     errors: list[str] = []
-    shutil.copy(ROOT / "notebooks" / "02_liquidation_map.ipynb", tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "notebooks" / "02_liquidation_map.ipynb", tmp_path / "notebooks")
+    shutil.copytree(ROOT / "docs" / "pictures", tmp_path / "docs" / "pictures")  # the repository's layout, as on Binder
     with lab_server(tmp_path, ARTIFACTS / "jupyterlab.log") as url:
-        page = open_page(chromium, url.replace("/lab", "/lab/tree/02_liquidation_map.ipynb?reset"), errors)
+        page = open_page(chromium, url.replace("/lab", "/lab/tree/notebooks/02_liquidation_map.ipynb?reset"), errors)
         page.locator(".jp-Notebook").wait_for(timeout=120_000)
+        # the static picture above each explorer (for readers without a kernel) loads
+        page.wait_for_function("() => [...document.querySelectorAll('.jp-RenderedMarkdown img')].some(i => i.naturalWidth > 600)", timeout=60_000)
         page.locator(".jp-StatusBar-Widget", has_text="Idle").first.wait_for(timeout=120_000)
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_text("Run All Cells", exact=True).click()

@@ -304,6 +304,7 @@ def momentum_figure(study: EventStudy, horizon: int) -> LayoutDOM:
         p.segment(x0="horizon", x1="horizon", y0="ci_low", y1="ci_high", source=src, color=SHORT_COLOR, line_width=2)
         dots = p.scatter("horizon", "effect", source=src, size=8, color=SHORT_COLOR)
         p.add_layout(Span(location=0, dimension="width", line_color="#999"))
+        p.yaxis.formatter = NumeralTickFormatter(format="0.00%" if measure == "velocity" else "0.0[0]")  # no e-notation
         p.add_tools(HoverTool(renderers=[dots], tooltips=[("horizon", "@horizon"), ("effect", "@effect{0.0000}"), ("95% CI", "@ci_low{0.0000} to @ci_high{0.0000}"), ("p", "@pvalue{0.000}")]))
         panels.append(p)
     table = DataTable(

@@ -66,7 +66,7 @@ class Dashboard:
 
         if look not in LOOKS:
             raise ValueError(f"look must be one of {sorted(LOOKS)}, got {look!r}")
-        self.look = W.ToggleButtons(options=["dark", "light"], value=look, description="look", style={"description_width": "40px", "button_width": "52px"}, layout=W.Layout(width="auto"))
+        self.look = W.ToggleButtons(options=["dark", "light"], value=look, description="", tooltips=["dark look (the heatmap's)", "light look"], style={"button_width": "48px"}, layout=W.Layout(width="auto", flex="0 0 auto"))
         self.page_style = W.HTML(page_css(look))  # type: ignore[arg-type]
         self.look.observe(lambda _change: self._restyle(), names="value")
         self._pages = {name: W.VBox([_placeholder(name)]) for name in TABS}

@@ -107,7 +107,7 @@ class MapExplorer(Explorer):
         levels, price_now = self.current_levels(), self.current_price()
         map_df, clusters = self._map(levels, price_now)
         self.frame = self._frame_on(price_now)
-        fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)", frame=self.frame)
+        fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)", frame=self.frame, height=350)
         fig.sizing_mode = "stretch_width"  # as wide as the page (the height stays)
         self._ranges: dict[str, Any] = {"x": fig.x_range, "bars": fig.y_range, "cum": fig.extra_y_ranges["cum"]}
         self._finish(fig, self._controls_layout())
@@ -219,9 +219,11 @@ class MapExplorer(Explorer):
 
     def _controls_layout(self) -> W.Widget:
         c = self.controls
+        fixed = W.Layout(flex="0 0 auto")
         if self.teaching:
-            left = [c["price"], c["entry_price"], c["open_interest"], c["spread"]]
+            top = W.HBox([W.VBox([c["price"], c["entry_price"]], layout=fixed), W.VBox([c["open_interest"], c["spread"]], layout=fixed)])
         else:
-            left = [self.timebox.box(), c["price_move"]]
-        left += [self.split.box(), c["bin_size"], W.HBox([self.download_button, self.downloads])]
-        return W.HBox([W.VBox(left), self.leverage.box()])
+            top = self.timebox.box()
+        # short rows (the plot stays above the fold at 1280x720); the downloads sit under the leverage
+        left = W.VBox([top, W.HBox([W.VBox([c["bin_size"]] if self.teaching else [c["price_move"], c["bin_size"]], layout=fixed), W.Box([self.split.box()], layout=fixed)])])
+        return W.HBox([left, W.VBox([self.leverage.box(), W.HBox([self.download_button, self.downloads])])])
