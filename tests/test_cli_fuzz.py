@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cli_util import run
+from exchange_replay import hyperliquid_positions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +42,8 @@ COMMAND_OPTIONS = {
     "fetch": {"--start": ["2024-01-01", "garbage"], "-o": ["new.parquet", "adir", "missing/x.parquet", "pipe.html"],
               "--timeframe": ["1h", "1m"], "--end": ["2024-01-02"], "--source": ["rest", "archive"], "--no-cache": [None]},
     "dashboard": {"--port": ["8123", "0", "65536"], "--no-token": [None], "--max-kernels": ["2", "0"]},
+    "positions": {"--users": ["users.txt", "bad_users.txt", "empty.csv", "adir", "missing.txt"], "--leaderboard": ["3", "0", "-1"],
+                  "-o": ["pos.parquet", "adir", "missing/x.parquet", "pipe.html"], "--force": [None], "--no-rate-limit": [None]},
 }
 DATA = ["good.csv", "good.parquet", "tiny.csv", "empty.csv", "ragged.csv", "latin1.csv", "parquet_named.csv",
         "csv_named.parquet", "adir", "missing.csv", "header_only.csv", "notime.csv", "dupes.csv", "unsorted.csv",
@@ -75,6 +78,9 @@ def _workspace(root: Path) -> Path:
     (root / "latin1.csv").write_bytes("time,open\n2024-01-01,\xe9\n".encode("latin-1"))
     (root / "junk.parquet").write_bytes(b"PAR1 but then nothing")
     lt.data.load_sample_liquidations().to_csv(root / "liq.csv")
+    _, fixture = hyperliquid_positions()
+    (root / "users.txt").write_text("# recorded accounts\n" + "\n".join(fixture["accounts"]) + "\n")
+    (root / "bad_users.txt").write_text(next(iter(fixture["accounts"])) + "\n0xnot-an-address\n")
     (root / "adir").mkdir()
     os.mkfifo(root / "pipe.html")
     return root
@@ -115,6 +121,13 @@ def invocations(draw):
         for name, value in (("--start", "2024-01-01"), ("-o", "new.parquet")):
             if name not in argv:
                 argv += [name, value]
+    if command == "positions":
+        argv[1:1] = [draw(st.sampled_from(["hyperliquid", "nosuchvenue"])), draw(st.sampled_from(["BTC/USDC:USDC", "DOGE/USDC:USDC", "junk"]))]
+        argv += ["--no-cache", "--no-progress"]  # the cache is tested on its own; here nothing may be written but -o
+        if "--users" not in argv and "--leaderboard" not in argv and draw(st.integers(0, 3)) > 0:
+            argv += ["--users", "users.txt"]
+        if "-o" not in argv:
+            argv += ["-o", "pos.parquet"]
     if command == "report" and "-o" not in argv:
         argv += ["-o", "out.html"]  # never the default name outside the scratch folder's knowledge
     if command == "momentum" and "--data" not in argv:
@@ -151,6 +164,11 @@ def test_generated_command_lines(argv, workspace, monkeypatch):
     # the dashboard would serve until interrupted: in its place, a Voila that exits at once
     monkeypatch.setattr(liqtools.app, "_start_voila", lambda *a, **k: _ExitedServer())
     monkeypatch.setattr(liqtools.data.exchange, "fetch_market_data", lambda *a, **k: lt.load_sample().iloc[:10])  # no network
+    import liqtools.data.exchange.positions as positions_mod
+
+    real_instance = positions_mod._instance
+    info, fixture = hyperliquid_positions()  # the recorded accounts, through ccxt's real parsing: no network
+    monkeypatch.setattr(positions_mod, "_instance", lambda ex, rl: info.ex(fixture["markets"]) if ex == "hyperliquid" else real_instance(ex, rl))
     monkeypatch.chdir(workspace)
     monkeypatch.setenv("LIQTOOLS_CACHE_DIR", str(workspace / "cache"))
     before = _tree(workspace)
