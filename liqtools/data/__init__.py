@@ -1,4 +1,4 @@
-"""Data in: the bundled sample, the documented order-book depth per market, local files, exchanges (through ccxt), Binance's archive, and the disk cache.
+"""Data in: the bundled samples (and an illustrative set of positions), the documented order-book depth per market, local files, exchanges (through ccxt), Binance's archive, and the disk cache.
 
 The exchange, archive and cache functions load on first use (``import liqtools`` never imports ccxt).
 """
@@ -10,6 +10,7 @@ from typing import Any
 
 from liqtools.data.depth import Depth, depth_table, market_depth
 from liqtools.data.files import read_market
+from liqtools.data.positions_sample import sample_positions
 from liqtools.data.sample import (
     load_sample,
     load_sample_depth,
@@ -45,6 +46,7 @@ __all__ = [  # noqa: PLE0604 (*_LAZY: the lazy names, all strings)
     "load_sample_liquidations",
     "sample_depth_usd",
     "sample_names",
+    "sample_positions",
     *_LAZY,
 ]
 
