@@ -20,10 +20,9 @@ DASHBOARD_CELLS: list[tuple[str, str]] = [
     (
         "markdown",
         (
-            "# liqtools dashboard\n\n"
-            "Estimated liquidation levels for the bundled markets (BTC, Dec 2025 to Mar 2026; ETH and SOL, summer 2024:\n"
-            "choose one above the tabs). Move the time slider or type a date, the leverage mix, the split and the shock;\n"
-            "every number is a model estimate, not an observed position. Each tab is built when first opened."
+            "## liqtools dashboard\n\n"
+            "Estimated liquidation levels for the bundled markets (choose one above the tabs): every number is a model estimate, not an observed position.\n"
+            "Move the time slider or type a date, the leverage mix, the split and the shock; each tab is built when first opened."
         ),
     ),
     ("code", "from liqtools.widgets import Dashboard\n\ndashboard = Dashboard()\ndashboard"),
