@@ -5,8 +5,10 @@ from liqtools.analysis.cascade import CascadeResult, asymmetry, simulate_cascade
 from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
 from liqtools.analysis.indicators import cluster_distance, indicators, realized_volatility, rsi, velocity, volume_ratio
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
+from liqtools.analysis.map_compare import MapComparison, compare_maps
 from liqtools.analysis.moment import ClusterView, clusters_at
 from liqtools.analysis.momentum import EventStudy, event_study
+from liqtools.analysis.positions import fit_profile, measured_levels
 from liqtools.analysis.prices import (
     BINANCE_BTCUSDT_BRACKETS,
     BINANCE_BTCUSDT_BRACKETS_DATE,
@@ -27,6 +29,7 @@ __all__ = [
     "EventStudy",
     "Heatmap",
     "LeverageProfile",
+    "MapComparison",
     "Validation",
     "asymmetry",
     "benchmark",
@@ -34,12 +37,15 @@ __all__ = [
     "calibrate",
     "cluster_distance",
     "clusters_at",
+    "compare_maps",
     "event_study",
     "find_clusters",
+    "fit_profile",
     "indicators",
     "liquidation_heatmap",
     "liquidation_map",
     "liquidation_price",
+    "measured_levels",
     "nice_bin_size",
     "position_liquidation_price",
     "realized_volatility",

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets as W
 import numpy as np
 import pandas as pd
+from bokeh.layouts import column
 
 from liqtools.analysis.heatmap import Heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
@@ -29,6 +30,7 @@ from liqtools.widgets.controls import (
     time_slider,
     usd_options,
 )
+from liqtools.widgets.map_positions import MeasuredPanel
 
 __all__ = ["MapExplorer"]
 
@@ -50,6 +52,11 @@ class MapExplorer(Explorer):
     Sources: ``map_bars``, ``map_cumulative``, ``map_clusters``,
     ``map_price``.
 
+    ``positions`` (a frame as :func:`liqtools.data.fetch_positions` returns) adds the *measured* map under
+    the modelled one, mirrored on the same price axis (``measured``: a :class:`MeasuredPanel`, source
+    ``measured_bars``), and the comparison of the two (:func:`liqtools.compare_maps`) to the readout; in data
+    mode the time slider starts at the candle the positions were read in.
+
     Examples
     --------
     >>> ex = MapExplorer(price=100_000, open_interest_usd=2e9)
@@ -66,6 +73,7 @@ class MapExplorer(Explorer):
         open_interest_usd: float | None = None,
         leverage: LeverageProfile | Mapping[float, float] | float | None = None,
         time_control: W.IntSlider | None = None,
+        positions: pd.DataFrame | None = None,
     ) -> None:
         super().__init__()
         self.df = validate_market(df, require=("oi_usd",)) if df is not None else None
@@ -110,11 +118,24 @@ class MapExplorer(Explorer):
         fig = map_figure(map_df, price_now, clusters=clusters, title="Estimated liquidation map (drag the sliders)", frame=self.frame, height=350)
         fig.sizing_mode = "stretch_width"  # as wide as the page (the height stays)
         self._ranges: dict[str, Any] = {"x": fig.x_range, "bars": fig.y_range, "cum": fig.extra_y_ranges["cum"]}
-        self._finish(fig, self._controls_layout())
+        self.map_figure = fig  # ``figure`` is the whole layout (the map, and the measured panel when given)
+        self.measured: MeasuredPanel | None = None
+        layout: Any = fig
+        start: int | None = None  # the candle the positions were read in (or the last one before it)
+        if positions is not None:
+            self.measured = MeasuredPanel(positions, fig.x_range)
+            when = self.measured.time
+            if not self.teaching and when is not None and self.df.index[0] <= when:  # type: ignore[union-attr]
+                start = int(self.df.index.searchsorted(when, side="right") - 1)  # type: ignore[union-attr]
+                self.measured.open_interest_usd = float(df["oi_usd"].ffill().iloc[start])  # type: ignore[index]
+            layout = column(fig, self.measured.figure, sizing_mode="stretch_width")
+        self._finish(layout, self._controls_layout())
         self._show(map_df, clusters, price_now)
         self._on_change(self.refresh, "price", "price_move", "bin_size", *self._levels_changed_names)
         if not self.teaching:
             self._on_change(self._time_moved, "time")
+            if start is not None:
+                self.controls["time"].value = start
 
     # -- the numbers -------------------------------------------------------------------------------------
     @staticmethod
@@ -193,7 +214,11 @@ class MapExplorer(Explorer):
         if self.downloads.value:  # links are made on request (the button): drop ones for an older picture
             self.downloads.value = ""
         mode = "teaching mode (synthetic positions)" if self.teaching else f"after {self.df.index[int(self.controls['time'].value)]:%Y-%m-%d %H:%M} UTC"  # type: ignore[union-attr]
-        self._set_readout([f"Price {price_text(price)}, {mode}; {profile_text(self.profile())}.", *describe_clusters(clusters, price)])
+        lines = [f"Price {price_text(price)}, {mode}; {profile_text(self.profile())}.", *describe_clusters(clusters, price)]
+        if self.measured is not None:
+            rng = (float(map_df["low"].iloc[0]), float(map_df["high"].iloc[-1]))
+            lines += self.measured.update(self.current_levels(), price, float(self.controls["bin_size"].value), rng, self.frame)
+        self._set_readout(lines)
         if not self.teaching and not self.time_label.value:
             t = int(self.controls["time"].value)
             self.time_label.value = f"close {price_text(float(self.df['close'].iloc[t]))}"  # type: ignore[index]
