@@ -38,7 +38,16 @@ from liqtools.plotting.maps import (
     map_side_figure,
     to_ms,
 )
-from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, PRICE_TICKS, SHORT_COLOR, price_text, usd, usd_ticks
+from liqtools.plotting.theme import (
+    LONG_COLOR,
+    PRICE_COLOR,
+    PRICE_TICKS,
+    SHORT_COLOR,
+    price_text,
+    usd,
+    usd_hover,
+    usd_ticks,
+)
 
 __all__ = [
     "cascade_data",
@@ -138,7 +147,8 @@ def _cascade_panel(result: CascadeResult, name: str, color: str, title: str, wid
     fig.add_tools(
         HoverTool(
             renderers=[dots],
-            tooltips=[("step", "@step"), ("price", "@price{$0,0}"), ("liquidated", "@liquidated_usd{$0.0a}"), ("cumulative", "@cumulative_usd{$0.0a}")],
+            tooltips=[("step", "@step"), ("price", f"@price{{{PRICE_TICKS}}}"), ("liquidated", "@liquidated_usd{custom}"), ("cumulative", "@cumulative_usd{custom}")],
+            formatters={"@liquidated_usd": usd_hover(), "@cumulative_usd": usd_hover()},  # $144.8M, as in the readout
         )
     )
     fig.yaxis[0].formatter = _price_ticks()

@@ -1,6 +1,6 @@
 """Two looks for every liqtools plot and page: ``"light"`` (bokeh's own) and ``"dark"`` (the heatmap's night).
 
-:func:`apply_look` restyles a bokeh layout in place (backgrounds, text, axes, grids, legends, colour bars
+:func:`apply_look` restyles a bokeh layout in place (backgrounds, text, axes, grids, legends, colour bars, tables
 and the current-price lines), so a page that shows it redraws without a reload; :func:`page_css` gives
 the matching style for the ipywidgets around the plots (JupyterLab's and Voila's CSS variables).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bokeh.models import Axis, ColorBar, GlyphRenderer, Grid, Image, Label, LayoutDOM, Legend, Plot, Title
+from bokeh.models import Axis, ColorBar, DataTable, GlyphRenderer, Grid, Image, Label, LayoutDOM, Legend, Plot, Title
 
 from liqtools.plotting.theme import PRICE_COLOR
 
@@ -93,9 +93,19 @@ def apply_look(layout: LayoutDOM, look: LookName = "dark") -> None:
         glyph = renderer.glyph
         if getattr(glyph, "line_color", None) in _PRICE_LINES:
             glyph.line_color = c.price
+    for table in layout.select({"type": DataTable}):  # its rows are white in bokeh's own style: dark rows, light text
+        table.stylesheets = [] if look == "light" else [_table_css(c)]
     for label in layout.select({"type": Label}):
         if label.name and label.name.endswith("crosshair_price"):
             label.update(background_fill_color="#e8e8e8" if look == "dark" else "#333333", text_color="#111111" if look == "dark" else "white")
+
+
+def _table_css(c: Look) -> str:
+    return (
+        f":host {{--odd:{c.border}; --special:{c.border}; --selected:{c.grid}; color:{c.text};}}"
+        f" .slick-row {{background:{c.background}; color:{c.text};}} .slick-row.odd {{background:{c.border};}}"
+        f" .slick-header-column {{background:{c.border}; color:{c.text};}}"
+    )
 
 
 def page_css(look: LookName = "dark") -> str:

@@ -94,6 +94,8 @@ class CascadeExplorer(Explorer):
             ),
             impact=W.ToggleButtons(options=["sqrt", "linear"], value="sqrt", description="impact", style=_STYLE),
         )
+        for side in ("bid_depth", "ask_depth"):
+            self.controls[side].add_class("liq-depth")  # its readout ("$104.7M (documented)") shown whole
         self.controls["bid_depth"].tooltip = "USD of market sells that move the price down 1%: the bids a long flush sells into"
         self.controls["ask_depth"].tooltip = "USD of market buys that move the price up 1%: the asks a short squeeze buys from"
         if df is not None:
@@ -101,7 +103,10 @@ class CascadeExplorer(Explorer):
             # the candle's date beside the slider, typed over to jump (as on the other tabs)
             self.timebox = TimeBox(df, self.controls["time"])
         up, down = self._simulate()
-        self._finish(cascade_figure(up, down, width=1000), self._controls_layout())
+        figure = cascade_figure(up, down, width=1000)
+        for panel in (figure, *figure.children):  # as wide as the page: the two panels share it
+            panel.sizing_mode = "stretch_width"
+        self._finish(figure, self._controls_layout())
         self._show(up, down)
         self._on_change(self.refresh, "shock", "bid_depth", "ask_depth", "impact", *(["time"] if df is not None else []))
 
@@ -205,7 +210,8 @@ class CascadeExplorer(Explorer):
         return lines
 
     def _controls_layout(self) -> W.Widget:
-        items = [self.controls["shock"], self.controls["bid_depth"], self.controls["ask_depth"], self.controls["impact"]]
+        whole = W.HTML("<style>.liq-depth .widget-readout {max-width: none; min-width: 170px; text-align: left;}</style>")
+        items = [self.controls["shock"], self.controls["bid_depth"], self.controls["ask_depth"], self.controls["impact"], whole]
         if self.df is not None:
             items.insert(0, self.timebox.box())
         return W.VBox(items)

@@ -94,7 +94,11 @@ class HeatmapExplorer(Explorer):
         # two short rows beside the folded leverage sliders: the main plot stays above the fold at 1280x720
         fixed = W.Layout(flex="0 0 auto")
         look = W.VBox([self.controls["bin_size"], W.HBox([self.controls["saturation"], self.controls["color_scale"]])], layout=fixed)
-        controls = W.HBox([W.VBox([self.timebox.box(), W.HBox([W.Box([self.split.box()], layout=fixed), look])]), self.leverage.box()])
+        # in a narrow window the folded leverage sliders wrap below the other controls instead of covering them
+        leverage = self.leverage.box()
+        leverage.layout.flex, leverage.layout.min_width = "1 1 320px", "320px"
+        left = W.VBox([self.timebox.box(), W.HBox([W.Box([self.split.box()], layout=fixed), look])], layout=W.Layout(flex="0 0 auto"))
+        controls = W.HBox([left, leverage], layout=W.Layout(flex_flow="row wrap"))
         self._finish(figure, controls)
         self._time_moved()
         self._on_change(self.recompute, "bin_size", *self.leverage.controls, *self.split.controls)

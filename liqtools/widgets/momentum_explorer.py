@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import ipywidgets as W
 import numpy as np
 import pandas as pd
@@ -56,6 +58,9 @@ class MomentumExplorer(Explorer):
         self._clusters_for_time()
         self.study = self._study()
         figure_ = momentum_figure(self.study, int(self.controls["horizon"].value))
+        top = cast(Any, figure_).children[0]  # the paths plot stretches to the page width beside the two fixed effect panels
+        for model in (figure_, top, top.children[0], cast(Any, figure_).children[1]):
+            model.sizing_mode = "stretch_width"
         self.timebox = TimeBox(self.df, self.controls["time"])
         self._finish(figure_, W.VBox([self.timebox.box(), self.controls["band"], self.controls["horizon"]]))
         self._show()
@@ -127,6 +132,7 @@ class MomentumExplorer(Explorer):
                 "momentum_horizon": {"x": [h]},
             }
         )
+        self.timebox.label.value = f"close {price_text(self.price)}"  # as on the other tabs
         r = s.effect("return", h)
         verdict = "significant at 5%" if r["pvalue"] < 0.05 else "not significant at 5%"
         self._set_readout(
