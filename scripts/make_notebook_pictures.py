@@ -35,6 +35,7 @@ MARKER = "*Reading without a kernel?*"
 
 def _explorers() -> dict[str, Callable[[], object]]:
     import liqtools as lt
+    from liqtools.data import sample_positions
     from liqtools.widgets import CascadeExplorer, HeatmapExplorer, MapExplorer, MomentumExplorer
 
     df = lt.load_sample()
@@ -44,6 +45,7 @@ def _explorers() -> dict[str, Callable[[], object]]:
         "heatmap": lambda: HeatmapExplorer(df, realized=lt.load_sample_liquidations()),
         "cascade": lambda: CascadeExplorer(df=df, market="BTC"),
         "momentum": lambda: MomentumExplorer(df),
+        "map-positions": lambda: MapExplorer(df, positions=sample_positions()),
     }
 
 
@@ -54,6 +56,7 @@ CELLS = {
     ("03_heatmap.ipynb", "explorer = HeatmapExplorer("): "heatmap",
     ("04_cascade.ipynb", "explorer = CascadeExplorer("): "cascade",
     ("05_momentum.ipynb", "explorer = MomentumExplorer("): "momentum",
+    ("08_measured_positions.ipynb", "explorer = MapExplorer("): "map-positions",
 }
 
 

@@ -250,5 +250,7 @@ class MapExplorer(Explorer):
         else:
             top = self.timebox.box()
         # short rows (the plot stays above the fold at 1280x720); the downloads sit under the leverage
-        left = W.VBox([top, W.HBox([W.VBox([c["bin_size"]] if self.teaching else [c["price_move"], c["bin_size"]], layout=fixed), W.Box([self.split.box()], layout=fixed)])])
-        return W.HBox([left, W.VBox([self.leverage.box(), W.HBox([self.download_button, self.downloads])])])
+        left = W.VBox([top, W.HBox([W.VBox([c["bin_size"]] if self.teaching else [c["price_move"], c["bin_size"]], layout=fixed), W.Box([self.split.box()], layout=fixed)])], layout=W.Layout(flex="0 0 auto"))
+        # in a narrow window the folded leverage sliders wrap below the other controls instead of covering them
+        right = W.VBox([self.leverage.box(), W.HBox([self.download_button, self.downloads])], layout=W.Layout(flex="1 1 320px", min_width="320px"))
+        return W.HBox([left, right], layout=W.Layout(flex_flow="row wrap"))

@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from bokeh.models import ColumnDataSource, HoverTool, Range1d
+from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter, Range1d, Span
 from bokeh.plotting import figure
 
 from liqtools.analysis.levels import liquidation_map
 from liqtools.errors import LiqtoolsError
-from liqtools.plotting.theme import LONG_COLOR, SHORT_COLOR, usd_hover, usd_ticks
+from liqtools.plotting.theme import LONG_COLOR, PRICE_COLOR, PRICE_TICKS, SHORT_COLOR, usd_hover, usd_ticks
 
 __all__ = ["MeasuredPanel"]
 
@@ -54,6 +54,9 @@ class MeasuredPanel:
             )
         )
         fig.yaxis.formatter = usd_ticks()
+        fig.xaxis.formatter = NumeralTickFormatter(format=PRICE_TICKS)
+        self.price_line = Span(location=0.0, dimension="height", line_color=PRICE_COLOR, line_dash="dotted", line_width=2, name="measured_price")
+        fig.add_layout(self.price_line)
         fig.sizing_mode = "stretch_width"
         self.figure = fig
 
@@ -65,6 +68,7 @@ class MeasuredPanel:
         low, high = m["low"].to_numpy(), m["high"].to_numpy()
         data = {"price": m.index.to_numpy(), "width": 0.9 * (high - low), "long_usd": m["long_usd"].to_numpy(), "short_usd": m["short_usd"].to_numpy()}
         self.source.data = data
+        self.price_line.location = price
         inside = (high > frame[0]) & (low < frame[1])
         top = float(np.nanmax(np.r_[data["long_usd"][inside], data["short_usd"][inside], 0.0]))
         self.y_range.update(start=1.08 * top if top > 0 else 1.0, end=0.0)
