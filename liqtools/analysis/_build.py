@@ -79,6 +79,16 @@ def _next_reset(created: NDArray[np.int64], resets: NDArray[np.int64], n: int) -
 def class_logs(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
     """Per class: the cumulative log closing factor ``(J, n)`` and the candles where the class closes
     completely (left out of the logs)."""
+    steps, resets = class_steps(df, opts, prev, cur, turnover)
+    logs = np.zeros_like(steps)
+    for j in range(len(steps)):
+        logs[j] = np.cumsum(steps[j])
+    return logs, resets
+
+
+def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
+    """Per class and candle: the log closing factor of that candle's closing step ``(J, n)`` (0 at a
+    complete closing, which is returned apart: the candles where the class closes completely)."""
     n = len(df)
     with np.errstate(invalid="ignore", divide="ignore"):
         keep = np.fmin(prev, cur) - turnover
@@ -91,7 +101,7 @@ def class_logs(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], 
         s = step + decay_log_factor(df.index, hl, name="half_life_mix") if hl is not None else step
         s = np.where(np.isnan(s), -np.inf, s)
         reset = s <= -RESET_NATS
-        logs[j] = np.cumsum(np.where(reset, 0.0, s))
+        logs[j] = np.where(reset, 0.0, s)
         resets.append(np.flatnonzero(reset))
     return logs, resets
 

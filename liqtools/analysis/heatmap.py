@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from liqtools.analysis._build import Levels, model_levels
 from liqtools.analysis._numeric import span_sum
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
+from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
 from liqtools.analysis.ingredients import Crowding, Entry, HalfLife, ModelOptions, NearCut, Split, oi_changes
 from liqtools.analysis.profile import LeverageProfile, as_profile
@@ -316,4 +317,5 @@ def liquidation_heatmap(
         _index=df.index,
         _close=close,
         options=opts,
+        _tail=make_tail(df, opts),
     )

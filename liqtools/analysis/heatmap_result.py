@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -59,6 +59,9 @@ class Heatmap:
     _index: pd.DatetimeIndex = field(repr=False)
     _close: NDArray[np.float64] = field(repr=False)
     options: ModelOptions = field(default_factory=ModelOptions)
+    _tail: pd.DataFrame | None = field(default=None, repr=False)  # the last candles, for :meth:`extend`
+    _store: Any = field(default=None, repr=False)  # growable buffers shared along a chain of extensions
+    _token: int = field(default=0, repr=False)
 
     # the options beyond docs/model.md, as built (all of them are in ``options``)
     half_life = property(lambda self: self.options.half_life)
@@ -93,6 +96,29 @@ class Heatmap:
         if pos < 0:
             raise DataError(f"time {ts} is before the first candle {self._index[0]}")
         return pos
+
+    def extend(self, new_candles: pd.DataFrame) -> Heatmap:
+        """This heatmap followed by ``new_candles``, without recomputing its history.
+
+        Gives what :func:`liquidation_heatmap` gives on the longer frame with the same options, the same
+        ``bin_size`` and ``price_range`` (the bins stay those of this heatmap) and the same ``every``,
+        to floating-point rounding. ``new_candles`` is a market frame starting after the last candle, with
+        the columns this heatmap was built from. The live monitor calls it once per new candle; extending a
+        heatmap that was already extended (a branch) works too, at the cost of one copy.
+
+        Examples
+        --------
+        >>> from liqtools import load_sample, liquidation_heatmap
+        >>> df = load_sample()
+        >>> full = liquidation_heatmap(df, bin_size=500, price_range=(40_000, 140_000), every=24)
+        >>> part = liquidation_heatmap(df.iloc[:-30], bin_size=500, price_range=(40_000, 140_000), every=24)
+        >>> grown = part.extend(df.iloc[-30:])
+        >>> bool(np.allclose(grown.long, full.long, rtol=1e-9, atol=1e-6)), len(grown.times) == len(full.times)
+        (True, True)
+        """
+        from liqtools.analysis.heatmap_extend import extend_heatmap
+
+        return extend_heatmap(self, new_candles)
 
     def levels_at(self, t: TimeLike) -> pd.DataFrame:
         """Active levels after candle ``t`` (any candle, not only snapshot times): ``price, notional_usd, side``.

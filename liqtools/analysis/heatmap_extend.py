@@ -1,0 +1,310 @@
+"""New candles into a heatmap without recomputing its history (:meth:`Heatmap.extend`, the live monitor's model).
+
+The OI-delta model is causal: a candle changes only the levels alive before it (it may liquidate, cut or
+close them) and adds its own. So extending a heatmap by m candles needs
+
+- the per-candle inputs of the new candles (entries, open-interest change, closing step, crowding score),
+  computed on a short *context*: the last candles of the old frame (enough for the crowding window)
+  followed by the new ones, with the carried-forward columns (open interest, ratios, funding) carried;
+- for every level not yet liquidated, the first crossing (and near-liquidation approach) among the new
+  candles, and the first complete closing there;
+- the new levels, whose whole life inside the new candles the batch builder finds;
+- the new rows: liquidated, flows, snapshots at the new snapshot candles.
+
+Storage grows in place: the per-level and per-candle arrays live in buffers with spare capacity that a
+heatmap and the one extended from it share. A level's consumption, end and cut candles only ever change
+from "not within the data" (>= the old candle count) to a later candle, which the older heatmap reads as
+"not within its data" too, so it stays valid. Extending an older heatmap a second time (a branch) copies.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from liqtools.analysis._build import Levels, class_steps, model_levels
+from liqtools.analysis._numeric import first_at_or_below
+from liqtools.analysis.bins import bin_index
+from liqtools.analysis.ingredients import LONG_SHORT_RATIO, ModelOptions, oi_changes, turnover_usd
+from liqtools.errors import DataError
+from liqtools.schema import validate_market
+
+if TYPE_CHECKING:
+    from liqtools.analysis.heatmap_result import Heatmap
+
+__all__ = ["context_rows", "extend_heatmap", "make_tail"]
+
+#: Most new candles handled in one pass (more are extended in chunks of this size).
+CHUNK = 32
+_CARRIED = ("oi_usd", LONG_SHORT_RATIO, "funding_rate")  # columns the model carries forward
+_LEVEL_FIELDS = ("created", "consumed", "end", "price", "notional", "is_long", "cls")
+_FLOW_FIELDS = (
+    "opened_long_usd", "opened_short_usd", "closed_long_usd", "closed_short_usd",
+    "liquidated_long_usd", "liquidated_short_usd", "active_long_usd", "active_short_usd",
+)
+_TOKENS = itertools.count(1)
+
+
+def context_rows(opts: ModelOptions) -> int:
+    """Candles of the old frame the new candles' inputs depend on (the crowding window, else one)."""
+    return max(2, int(opts.crowding.window) + 1 if opts.crowding is not None else 2)
+
+
+def make_tail(df: pd.DataFrame, opts: ModelOptions) -> pd.DataFrame:
+    """The last :func:`context_rows` candles of a validated frame, carried-forward columns filled."""
+    w = context_rows(opts)
+    tail = df.iloc[-w:].copy()
+    for col in _CARRIED:
+        if col in df.columns:
+            tail[col] = pd.to_numeric(df[col], errors="coerce").ffill().iloc[-w:].to_numpy()
+    return tail
+
+
+class _Buffer:
+    """A growable array: ``view(n)`` is the first n entries; ``reserve`` reallocates with room to spare."""
+
+    def __init__(self, data: NDArray[Any], used: int, extra: int) -> None:
+        shape = (max(int(1.5 * (used + extra)) + 16, used + extra),) + data.shape[1:]
+        self.data = np.empty(shape, dtype=data.dtype)
+        self.data[:used] = data[:used]
+
+    def reserve(self, used: int, extra: int) -> None:
+        if used + extra > len(self.data):
+            old = self.data
+            self.__init__(old, used, extra)  # type: ignore[misc]
+
+    def view(self, n: int) -> NDArray[Any]:
+        return self.data[:n]
+
+
+@dataclass(eq=False)
+class Store:
+    """The buffers behind an extended heatmap; ``owner`` is the token of the one heatmap that may grow them."""
+
+    levels: dict[str, _Buffer]
+    cut_at: _Buffer | None
+    log_factor: _Buffer  # (candles, classes): grown along the first axis
+    per_candle: dict[str, _Buffer]  # liquidated/flows columns, close, time (UTC, without the zone)
+    long: _Buffer
+    short: _Buffer
+    owner: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _store_from(hm: Heatmap, n_levels: int, n_candles: int, n_rows: int) -> Store:
+    """Fresh buffers holding ``hm``'s arrays, with room for the given additions."""
+    lv = hm._levels
+    used, n, rows = len(lv.created), len(hm._index), len(hm.times)
+    levels = {f: _Buffer(np.asarray(getattr(lv, f)), used, n_levels) for f in _LEVEL_FIELDS}
+    cut = _Buffer(lv.cut_at, used, n_levels) if lv.cut_at is not None else None
+    per_candle = {
+        "liq_long": _Buffer(hm.liquidated["long_usd"].to_numpy(np.float64), n, n_candles),
+        "liq_short": _Buffer(hm.liquidated["short_usd"].to_numpy(np.float64), n, n_candles),
+        "close": _Buffer(np.asarray(hm._close, dtype=np.float64), n, n_candles),
+        "time": _Buffer(_naive(hm._index), n, n_candles),
+        **{f: _Buffer(hm.flows[f].to_numpy(np.float64), n, n_candles) for f in _FLOW_FIELDS},
+    }
+    consumed, end = np.asarray(lv.consumed), np.asarray(lv.end)
+    return Store(
+        extra={"open": np.flatnonzero(consumed >= lv.n_candles), "alive": np.flatnonzero(end >= lv.n_candles)},
+        levels=levels,
+        cut_at=cut,
+        log_factor=_Buffer(np.ascontiguousarray(hm._log_factor.T), n, n_candles),
+        per_candle=per_candle,
+        long=_Buffer(hm.long, rows, n_rows),
+        short=_Buffer(hm.short, rows, n_rows),
+    )
+
+
+def _naive(index: pd.DatetimeIndex) -> NDArray[np.datetime64]:
+    """UTC times without their zone (the buffer's values)."""
+    return np.asarray(index.tz_convert(None).to_numpy())
+
+
+def _context(hm: Heatmap, new: pd.DataFrame) -> pd.DataFrame:
+    tail = hm._tail
+    if tail is None:
+        raise DataError("this heatmap cannot be extended (built without its last candles); rebuild it with liquidation_heatmap")
+    missing = [c for c in tail.columns if c not in new.columns]
+    if missing:
+        raise DataError(f"new candles are missing column(s) {missing} that the heatmap was built with")
+    frame = pd.concat([tail, new[list(tail.columns)]])
+    if not new.index[0] > tail.index[-1]:
+        raise DataError(f"new candles must start after the heatmap's last candle {tail.index[-1]}, got {new.index[0]}")
+    for col in _CARRIED:
+        if col in frame.columns:
+            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
+            if np.isnan(values[len(tail):]).any():
+                frame[col] = pd.Series(values, index=frame.index).ffill()
+    return frame
+
+
+def extend_heatmap(hm: Heatmap, new_candles: pd.DataFrame) -> Heatmap:
+    """:meth:`Heatmap.extend`: the heatmap of the old frame followed by ``new_candles`` (see the module text)."""
+    if isinstance(new_candles, pd.DataFrame) and len(new_candles) == 0:
+        return hm
+    new = validate_market(new_candles, require=("oi_usd",))
+    out = hm
+    for start in range(0, len(new), CHUNK):
+        out = _extend(out, new.iloc[start : start + CHUNK])
+    return out
+
+
+def _trigger(frame: pd.DataFrame, opts: ModelOptions) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    if opts.price == "mark":
+        if "mark_high" in frame and "mark_low" in frame:
+            return frame["mark_high"].to_numpy(), frame["mark_low"].to_numpy()
+        return frame["mark_close"].to_numpy(), frame["mark_close"].to_numpy()
+    return frame["high"].to_numpy(), frame["low"].to_numpy()
+
+
+def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
+    opts: ModelOptions = hm.options
+    frame = _context(hm, new)
+    w = len(frame) - len(new)  # context rows before the new candles
+    m = len(new)
+    lv = hm._levels
+    n_old, used = lv.n_candles, len(lv.created)
+    n_new = n_old + m
+    shift = n_old - w  # frame row r is candle r + shift
+
+    # the new candles' inputs and levels (the batch builder on the context; keep what the new candles open)
+    fresh, _, series = model_levels(frame, hm.profile, opts)
+    mine = fresh.created >= w
+    add = int(mine.sum())
+    _, prev, cur = oi_changes(frame["oi_usd"].to_numpy())
+    steps, resets_f = class_steps(frame, opts, prev, cur, turnover_usd(frame, float(opts.turnover), prev, cur))
+
+    # storage: grow in place when this heatmap is the tip of its buffers, else copy
+    every = hm.every
+    new_rows = [t for t in range(n_old, n_new) if (t + 1) % every == 0]
+    store: Store | None = hm._store
+    if store is None or store.owner != hm._token:
+        store = _store_from(hm, add, m, len(new_rows))
+    for buf in store.levels.values():
+        buf.reserve(used, add)
+    if store.cut_at is not None:
+        store.cut_at.reserve(used, add)
+    store.log_factor.reserve(n_old, m)
+    for buf in store.per_candle.values():
+        buf.reserve(n_old, m)
+    store.long.reserve(len(hm.times), len(new_rows))
+    store.short.reserve(len(hm.times), len(new_rows))
+
+    # closing logs: the old cumulative sums continued (the batch's sequential sums, step for step)
+    logs = store.log_factor.data
+    logs[n_old:n_new] = np.add.accumulate(np.vstack([logs[n_old - 1], steps[:, w:].T]), axis=0)[1:]
+    new_resets = [r[r >= w] + shift for r in resets_f]
+    resets = tuple(np.concatenate([old, nr]) for old, nr in zip(lv.resets, new_resets, strict=True))
+
+    # the levels not yet liquidated: first crossing / approach / complete closing among the new candles
+    L = {f: store.levels[f].view(used + add) for f in _LEVEL_FIELDS}
+    cut_at = store.cut_at.view(used + add) if store.cut_at is not None else None
+    trig_high, trig_low = _trigger(frame.iloc[w:], opts)
+    margin = float(opts.consume_margin)
+    open_ = store.extra["open"]  # not liquidated within the old candles
+    q, is_long = L["price"][open_], L["is_long"][open_]
+    j = np.empty(len(open_), dtype=np.int64)
+    zeros = np.zeros(int(is_long.sum()), dtype=np.int64)
+    j[is_long] = first_at_or_below(trig_low, zeros, q[is_long] * (1.0 - margin))
+    j[~is_long] = first_at_or_below(-trig_high, np.zeros(len(open_) - len(zeros), dtype=np.int64), -q[~is_long] * (1.0 + margin))
+    consumed = np.where(j < m, n_old + j, n_new)
+    L["consumed"][open_] = consumed
+    alive = store.extra["alive"]  # not gone after the last old candle
+    end = L["consumed"][alive].copy()
+    if cut_at is not None:
+        dist = float(opts.near_cut[0])  # type: ignore[index]
+        uncut = open_[cut_at[open_] >= n_old]
+        ql, il = L["price"][uncut], L["is_long"][uncut]
+        jc = np.empty(len(uncut), dtype=np.int64)
+        jc[il] = first_at_or_below(trig_low, np.zeros(int(il.sum()), dtype=np.int64), ql[il] * (1.0 + dist))
+        jc[~il] = first_at_or_below(-trig_high, np.zeros(int((~il).sum()), dtype=np.int64), -ql[~il] * (1.0 - dist))
+        cut_at[uncut] = np.where(n_old + jc < L["consumed"][uncut], n_old + jc, n_new)
+        if lv.cut_share >= 1.0:
+            end = np.minimum(end, cut_at[alive])
+    for c, r in enumerate(new_resets):
+        if len(r):
+            mine_c = L["cls"][alive] == c
+            end[mine_c] = np.minimum(end[mine_c], r[0])
+    L["end"][alive] = end
+
+    # the new levels, in candle numbers of the longer frame ("not within the data" is n_new)
+    def moved(x: NDArray[np.int64]) -> NDArray[np.int64]:
+        return np.where(x >= len(frame), n_new, x + shift)
+
+    for f in _LEVEL_FIELDS:
+        value = getattr(fresh, f)[mine]
+        L[f][used:] = moved(value) if f in ("created", "consumed", "end") else value
+    if cut_at is not None:
+        cut_at[used:] = moved(fresh.cut_at[mine])  # type: ignore[index]
+    levels = Levels(L["created"], L["consumed"], L["end"], L["price"], L["notional"], L["is_long"], L["cls"],
+                    cut_at, lv.cut_share, n_new, resets, None)
+    log_factor = store.log_factor.view(n_new).T
+
+    # rows of the new candles: liquidated, flows, snapshots
+    cand = np.concatenate([alive, np.arange(used, used + add)])
+    pc = {k: b.view(n_new) for k, b in store.per_candle.items()}
+    c_cons, c_end, c_long = levels.consumed[cand], levels.end[cand], levels.is_long[cand]
+    hit = cand[(c_end == c_cons) & (c_cons < n_new)]
+    before = np.maximum(levels.consumed[hit] - 1, levels.created[hit])
+    value_hit = levels.notional[hit] * levels.value_factor(before, hit, log_factor)
+    liq = np.zeros((2, m))
+    for s, side in enumerate((levels.is_long[hit], ~levels.is_long[hit])):
+        liq[s] = np.bincount(levels.consumed[hit][side] - n_old, weights=value_hit[side], minlength=m)[:m]
+    new_oi = series["new_oi"][w:]
+    opened = np.stack([new_oi * series["a"][w:], new_oi * series["b"][w:]], axis=1)
+    active = np.zeros((m, 2))
+    edges = hm.edges
+    n_bins = len(edges) - 1
+    snap: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
+    col = inside = None  # bins of the candidates, when a snapshot is due
+    for i, t in enumerate(range(n_old, n_new)):
+        on = (levels.created[cand] <= t) & (c_end > t)
+        value = np.zeros(len(cand))
+        value[on] = levels.notional[cand[on]] * levels.value_factor(t, cand[on], log_factor)
+        active[i] = value[c_long].sum(), value[~c_long].sum()
+        if (t + 1) % every == 0:
+            if col is None:
+                col = bin_index(levels.price[cand], edges)
+                inside = (col >= 0) & (col < n_bins)
+            snap.append(tuple(np.bincount(col[inside & sel], weights=value[inside & sel], minlength=n_bins) for sel in (c_long, ~c_long)))  # type: ignore[arg-type]
+    prev_active = np.vstack([[pc["active_long_usd"][n_old - 1], pc["active_short_usd"][n_old - 1]], active[:-1]])
+    closed = np.maximum(prev_active + opened - liq.T - active, 0.0)
+    columns = {
+        "liq_long": liq[0], "liq_short": liq[1], "close": frame["close"].to_numpy()[w:], "time": _naive(new.index),
+        "opened_long_usd": opened[:, 0], "opened_short_usd": opened[:, 1], "closed_long_usd": closed[:, 0],
+        "closed_short_usd": closed[:, 1], "liquidated_long_usd": liq[0], "liquidated_short_usd": liq[1],
+        "active_long_usd": active[:, 0], "active_short_usd": active[:, 1],
+    }
+    for k, v in columns.items():
+        pc[k][n_old:] = v
+    rows = len(hm.times)
+    for i, (lo, sh) in enumerate(snap):
+        store.long.data[rows + i], store.short.data[rows + i] = lo, sh
+    index = pd.DatetimeIndex(pc["time"]).tz_localize("UTC")
+    snap_candles = np.arange(every - 1, n_new, every)
+    token = next(_TOKENS)
+    store.owner = token
+    fresh_open = used + np.flatnonzero(L["consumed"][used:] >= n_new)
+    store.extra = {"open": np.concatenate([open_[consumed >= n_new], fresh_open]), "alive": cand[c_end >= n_new]}
+    tail = frame.iloc[-context_rows(opts) :]  # its carried columns are filled already
+    return replace(
+        hm,
+        times=index[snap_candles],
+        long=store.long.view(rows + len(snap)),
+        short=store.short.view(rows + len(snap)),
+        liquidated=pd.DataFrame({"long_usd": pc["liq_long"], "short_usd": pc["liq_short"]}, index=index, copy=False),
+        flows=pd.DataFrame({f: pc[f] for f in _FLOW_FIELDS}, index=index, copy=False),
+        _levels=levels,
+        _log_factor=log_factor,
+        _index=index,
+        _close=pc["close"],
+        _tail=tail,
+        _store=store,
+        _token=token,
+    )
