@@ -1,7 +1,9 @@
 """Pure analysis functions: numbers in, numbers out (no I/O, no plotting)."""
 
+from liqtools.analysis.alert_backtest import AlertBacktest, alert_backtest
 from liqtools.analysis.benchmark import BenchmarkResult, benchmark
 from liqtools.analysis.cascade import CascadeResult, asymmetry, simulate_cascade, tipping_point
+from liqtools.analysis.engagement import Alert, AlertRule, alerts, engagement
 from liqtools.analysis.heatmap import Heatmap, liquidation_heatmap, nice_bin_size
 from liqtools.analysis.indicators import cluster_distance, indicators, realized_volatility, rsi, velocity, volume_ratio
 from liqtools.analysis.levels import find_clusters, liquidation_map, synthetic_levels
@@ -22,6 +24,9 @@ from liqtools.analysis.validation import Calibration, Validation, calibrate, val
 __all__ = [
     "BINANCE_BTCUSDT_BRACKETS",
     "BINANCE_BTCUSDT_BRACKETS_DATE",
+    "Alert",
+    "AlertBacktest",
+    "AlertRule",
     "BenchmarkResult",
     "Calibration",
     "CascadeResult",
@@ -31,6 +36,8 @@ __all__ = [
     "LeverageProfile",
     "MapComparison",
     "Validation",
+    "alert_backtest",
+    "alerts",
     "asymmetry",
     "benchmark",
     "bracket_for",
@@ -38,6 +45,7 @@ __all__ = [
     "cluster_distance",
     "clusters_at",
     "compare_maps",
+    "engagement",
     "event_study",
     "find_clusters",
     "fit_profile",

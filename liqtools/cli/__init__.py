@@ -5,6 +5,7 @@
     liqtools report -o report.html       # standalone HTML page (opens offline)
     liqtools momentum                    # event study around the current clusters of the sample
     liqtools validate                    # predicted vs realized liquidations (bundled sample)
+    liqtools watch --replay btc          # the bundled sample's crash, alerts included (live: EXCHANGE SYMBOL)
 
 Exit status: 0 done; 2 a refusal, as one line on stderr (bad options, unusable files, times outside the
 data, an output path that is not a new regular file without ``--force``); 1 an unexpected internal error,
@@ -23,13 +24,24 @@ import warnings
 from collections.abc import Sequence
 from typing import NoReturn
 
-from liqtools.cli import benchmark, cascade, clusters, dashboard, fetch, momentum, positions, report, validate
+from liqtools.cli import (
+    benchmark,
+    cascade,
+    clusters,
+    dashboard,
+    fetch,
+    momentum,
+    positions,
+    report,
+    validate,
+    watch,
+)
 from liqtools.cli._common import cli_words
 from liqtools.errors import LiqtoolsError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (clusters, report, cascade, dashboard, fetch, positions, momentum, validate, benchmark)
+COMMANDS = (clusters, report, cascade, dashboard, fetch, positions, momentum, validate, benchmark, watch)
 
 
 def _warn_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
