@@ -140,7 +140,8 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
         if col == "oi_usd" and (values <= 0).any():
             pos = _first(values <= 0)
             raise DataError(f"column 'oi_usd' must be > 0 (NaN for unknown), got {values[pos]} at {_row(index, pos)}")
-        out[col] = values
+        if out[col].dtype != np.float64:  # a float64 column already holds exactly these values
+            out[col] = values
 
     high, low = out["high"].to_numpy(), out["low"].to_numpy()
     checks = [

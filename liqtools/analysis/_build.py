@@ -47,7 +47,7 @@ class Levels:
     resets: tuple[NDArray[np.int64], ...]  # per class: candles where every older level closes completely
     tier: NDArray[np.int64] | None = None  # tier of the profile (only when asked for)
 
-    def value_factor(self, t: NDArray[np.int64] | int, sel: NDArray[np.bool_] | slice, log_factor: NDArray[np.float64]) -> NDArray[np.float64]:
+    def value_factor(self, t: NDArray[np.int64] | int, sel: NDArray[np.bool_] | NDArray[np.int64] | slice, log_factor: NDArray[np.float64]) -> NDArray[np.float64]:
         """Value over opening notional of the ``sel`` levels after the closing step of candle(s) ``t``."""
         cls, k = self.cls[sel], self.created[sel]
         out = np.exp(log_factor[cls, t] - log_factor[cls, k])

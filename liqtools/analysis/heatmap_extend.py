@@ -28,7 +28,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, class_steps, model_levels
-from liqtools.analysis._numeric import first_at_or_below
+from liqtools.analysis._extend_set import NEVER, AliveSet, first_offsets
 from liqtools.analysis.bins import bin_index
 from liqtools.analysis.ingredients import LONG_SHORT_RATIO, ModelOptions, oi_changes, turnover_usd
 from liqtools.errors import DataError
@@ -109,12 +109,20 @@ def _store_from(hm: Heatmap, n_levels: int, n_candles: int, n_rows: int) -> Stor
         "time": _Buffer(_naive(hm._index), n, n_candles),
         **{f: _Buffer(hm.flows[f].to_numpy(np.float64), n, n_candles) for f in _FLOW_FIELDS},
     }
-    consumed, end = np.asarray(lv.consumed), np.asarray(lv.end)
+    for buf in (levels["consumed"], levels["end"], cut):  # "not within the data" (n, or later: a branch) is NEVER
+        if buf is not None:
+            head = buf.data[:used]
+            head[head >= lv.n_candles] = NEVER
+    log_buffer = _Buffer(np.ascontiguousarray(hm._log_factor.T), n, n_candles)
+    L = {f: b.view(used) for f, b in levels.items()}
+    alive = np.flatnonzero(L["end"] >= NEVER)
+    opts = hm.options
     return Store(
-        extra={"open": np.flatnonzero(consumed >= lv.n_candles), "alive": np.flatnonzero(end >= lv.n_candles)},
+        extra={"alive": AliveSet.build(alive, L, cut.view(used) if cut else None, log_buffer.data, hm.edges,
+                                       float(opts.consume_margin), _near(opts))},
         levels=levels,
         cut_at=cut,
-        log_factor=_Buffer(np.ascontiguousarray(hm._log_factor.T), n, n_candles),
+        log_factor=log_buffer,
         per_candle=per_candle,
         long=_Buffer(hm.long, rows, n_rows),
         short=_Buffer(hm.short, rows, n_rows),
@@ -133,14 +141,18 @@ def _context(hm: Heatmap, new: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in tail.columns if c not in new.columns]
     if missing:
         raise DataError(f"new candles are missing column(s) {missing} that the heatmap was built with")
-    frame = pd.concat([tail, new[list(tail.columns)]])
     if not new.index[0] > tail.index[-1]:
         raise DataError(f"new candles must start after the heatmap's last candle {tail.index[-1]}, got {new.index[0]}")
-    for col in _CARRIED:
-        if col in frame.columns:
-            values = pd.to_numeric(frame[col], errors="coerce").to_numpy(np.float64)
-            if np.isnan(values[len(tail):]).any():
-                frame[col] = pd.Series(values, index=frame.index).ffill()
+    columns = {}
+    for col in tail.columns:
+        values = np.concatenate([tail[col].to_numpy(), new[col].to_numpy()])
+        if col in _CARRIED:  # carried forward (the tail's are filled already)
+            values = pd.to_numeric(values, errors="coerce").astype(np.float64)
+            gaps = np.isnan(values)
+            if gaps.any():
+                values = values[np.maximum.accumulate(np.where(gaps, 0, np.arange(len(values))))]
+        columns[col] = values
+    frame = pd.DataFrame(columns, index=tail.index.append(new.index))
     return frame
 
 
@@ -153,6 +165,15 @@ def extend_heatmap(hm: Heatmap, new_candles: pd.DataFrame) -> Heatmap:
     for start in range(0, len(new), CHUNK):
         out = _extend(out, new.iloc[start : start + CHUNK])
     return out
+
+
+def _binned(col: NDArray[np.int64], value: NDArray[np.float64], sel: NDArray[np.bool_], n_bins: int) -> NDArray[np.float64]:
+    inside = sel & (col >= 0) & (col < n_bins)
+    return np.asarray(np.bincount(col[inside], weights=value[inside], minlength=n_bins), dtype=np.float64)
+
+
+def _near(opts: ModelOptions) -> float | None:
+    return None if opts.near_cut is None else float(opts.near_cut[0])
 
 
 def _trigger(frame: pd.DataFrame, opts: ModelOptions) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -202,40 +223,33 @@ def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
     new_resets = [r[r >= w] + shift for r in resets_f]
     resets = tuple(np.concatenate([old, nr]) for old, nr in zip(lv.resets, new_resets, strict=True))
 
-    # the levels not yet liquidated: first crossing / approach / complete closing among the new candles
+    # the levels alive after the old candles: crossing, approach and complete closing among the new ones
     L = {f: store.levels[f].view(used + add) for f in _LEVEL_FIELDS}
     cut_at = store.cut_at.view(used + add) if store.cut_at is not None else None
     trig_high, trig_low = _trigger(frame.iloc[w:], opts)
-    margin = float(opts.consume_margin)
-    open_ = store.extra["open"]  # not liquidated within the old candles
-    q, is_long = L["price"][open_], L["is_long"][open_]
-    j = np.empty(len(open_), dtype=np.int64)
-    zeros = np.zeros(int(is_long.sum()), dtype=np.int64)
-    j[is_long] = first_at_or_below(trig_low, zeros, q[is_long] * (1.0 - margin))
-    j[~is_long] = first_at_or_below(-trig_high, np.zeros(len(open_) - len(zeros), dtype=np.int64), -q[~is_long] * (1.0 + margin))
-    consumed = np.where(j < m, n_old + j, n_new)
-    L["consumed"][open_] = consumed
-    alive = store.extra["alive"]  # not gone after the last old candle
-    end = L["consumed"][alive].copy()
-    if cut_at is not None:
-        dist = float(opts.near_cut[0])  # type: ignore[index]
-        uncut = open_[cut_at[open_] >= n_old]
-        ql, il = L["price"][uncut], L["is_long"][uncut]
-        jc = np.empty(len(uncut), dtype=np.int64)
-        jc[il] = first_at_or_below(trig_low, np.zeros(int(il.sum()), dtype=np.int64), ql[il] * (1.0 + dist))
-        jc[~il] = first_at_or_below(-trig_high, np.zeros(int((~il).sum()), dtype=np.int64), -ql[~il] * (1.0 - dist))
-        cut_at[uncut] = np.where(n_old + jc < L["consumed"][uncut], n_old + jc, n_new)
-        if lv.cut_share >= 1.0:
-            end = np.minimum(end, cut_at[alive])
+    share = float(lv.cut_share)
+    S: AliveSet = store.extra["alive"]
+    j = first_offsets(S.is_long, S.thr, trig_low, trig_high)  # consumption, m if none
+    end_off = j.copy()
+    if S.cthr is not None:
+        jc = first_offsets(S.is_long, S.cthr, trig_low, trig_high)
+        cut = jc < j  # an approach that liquidates in the same candle is no cut
+        S.cut = np.where(cut, n_old + jc, S.cut)
+        S.cthr = np.where(cut, np.nan, S.cthr)
+        cut_at[S.idx[cut]] = n_old + jc[cut]  # type: ignore[index]
+        if share >= 1.0:
+            end_off = np.minimum(end_off, np.where(cut, jc, m))
     for c, r in enumerate(new_resets):
         if len(r):
-            mine_c = L["cls"][alive] == c
-            end[mine_c] = np.minimum(end[mine_c], r[0])
-    L["end"][alive] = end
+            end_off = np.where(S.cls == c, np.minimum(end_off, r[0] - n_old), end_off)
+    hit = j < m
+    L["consumed"][S.idx[hit]] = n_old + j[hit]
+    ended = end_off < m
+    L["end"][S.idx[ended]] = n_old + end_off[ended]
 
-    # the new levels, in candle numbers of the longer frame ("not within the data" is n_new)
+    # the new levels, in candle numbers of the longer frame ("not within the data" is NEVER)
     def moved(x: NDArray[np.int64]) -> NDArray[np.int64]:
-        return np.where(x >= len(frame), n_new, x + shift)
+        return np.where(x >= len(frame), NEVER, x + shift)
 
     for f in _LEVEL_FIELDS:
         value = getattr(fresh, f)[mine]
@@ -243,36 +257,46 @@ def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
     if cut_at is not None:
         cut_at[used:] = moved(fresh.cut_at[mine])  # type: ignore[index]
     levels = Levels(L["created"], L["consumed"], L["end"], L["price"], L["notional"], L["is_long"], L["cls"],
-                    cut_at, lv.cut_share, n_new, resets, None)
+                    cut_at, share, n_new, resets, None)
     log_factor = store.log_factor.view(n_new).T
 
-    # rows of the new candles: liquidated, flows, snapshots
-    cand = np.concatenate([alive, np.arange(used, used + add)])
+    # rows of the new candles: liquidated, flows, snapshots (the alive set, and the new levels apart)
     pc = {k: b.view(n_new) for k, b in store.per_candle.items()}
-    c_cons, c_end, c_long = levels.consumed[cand], levels.end[cand], levels.is_long[cand]
-    hit = cand[(c_end == c_cons) & (c_cons < n_new)]
-    before = np.maximum(levels.consumed[hit] - 1, levels.created[hit])
-    value_hit = levels.notional[hit] * levels.value_factor(before, hit, log_factor)
     liq = np.zeros((2, m))
-    for s, side in enumerate((levels.is_long[hit], ~levels.is_long[hit])):
-        liq[s] = np.bincount(levels.consumed[hit][side] - n_old, weights=value_hit[side], minlength=m)[:m]
+    gone = hit & (j == end_off)  # liquidated (not closed or cut away first)
+    if gone.any():
+        t_b = n_old + j[gone] - 1  # the value before the consumption candle's closing step
+        row = logs[t_b, S.cls[gone]]
+        value = S.notional[gone] * np.exp(row - S.logc[gone])
+        if S.cthr is not None:
+            value = np.where(S.cut[gone] <= t_b, value * (1.0 - share), value)
+        for s, side in enumerate((S.is_long[gone], ~S.is_long[gone])):
+            liq[s] += np.bincount(j[gone][side], weights=value[side], minlength=m)[:m]
+    new_idx = np.arange(used, used + add)
+    n_cons, n_end, n_long = levels.consumed[new_idx], levels.end[new_idx], levels.is_long[new_idx]
+    n_hit = new_idx[(n_end == n_cons) & (n_cons < NEVER)]
+    if len(n_hit):
+        before = np.maximum(levels.consumed[n_hit] - 1, levels.created[n_hit])
+        value_hit = levels.notional[n_hit] * levels.value_factor(before, n_hit, log_factor)
+        for s, side in enumerate((levels.is_long[n_hit], ~levels.is_long[n_hit])):
+            liq[s] += np.bincount(levels.consumed[n_hit][side] - n_old, weights=value_hit[side], minlength=m)[:m]
     new_oi = series["new_oi"][w:]
     opened = np.stack([new_oi * series["a"][w:], new_oi * series["b"][w:]], axis=1)
     active = np.zeros((m, 2))
     edges = hm.edges
     n_bins = len(edges) - 1
     snap: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
-    col = inside = None  # bins of the candidates, when a snapshot is due
-    for i, t in enumerate(range(n_old, n_new)):
-        on = (levels.created[cand] <= t) & (c_end > t)
-        value = np.zeros(len(cand))
-        value[on] = levels.notional[cand[on]] * levels.value_factor(t, cand[on], log_factor)
-        active[i] = value[c_long].sum(), value[~c_long].sum()
+    n_col = bin_index(levels.price[new_idx], edges)
+    for k, t in enumerate(range(n_old, n_new)):
+        v_old = S.values(t, logs, share)
+        v_old[end_off <= k] = 0.0
+        on = (levels.created[new_idx] <= t) & (n_end > t)
+        v_new = np.zeros(add)
+        v_new[on] = levels.notional[new_idx[on]] * levels.value_factor(t, new_idx[on], log_factor)
+        active[k] = v_old[S.is_long].sum() + v_new[n_long].sum(), v_old[~S.is_long].sum() + v_new[~n_long].sum()
         if (t + 1) % every == 0:
-            if col is None:
-                col = bin_index(levels.price[cand], edges)
-                inside = (col >= 0) & (col < n_bins)
-            snap.append(tuple(np.bincount(col[inside & sel], weights=value[inside & sel], minlength=n_bins) for sel in (c_long, ~c_long)))  # type: ignore[arg-type]
+            snap.append(tuple(_binned(np.concatenate([S.col, n_col]), np.concatenate([v_old, v_new]), np.concatenate([S.is_long, n_long]) == side, n_bins)
+                              for side in (True, False)))  # type: ignore[arg-type]
     prev_active = np.vstack([[pc["active_long_usd"][n_old - 1], pc["active_short_usd"][n_old - 1]], active[:-1]])
     closed = np.maximum(prev_active + opened - liq.T - active, 0.0)
     columns = {
@@ -281,8 +305,8 @@ def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
         "closed_short_usd": closed[:, 1], "liquidated_long_usd": liq[0], "liquidated_short_usd": liq[1],
         "active_long_usd": active[:, 0], "active_short_usd": active[:, 1],
     }
-    for k, v in columns.items():
-        pc[k][n_old:] = v
+    for name, v in columns.items():
+        pc[name][n_old:] = v
     rows = len(hm.times)
     for i, (lo, sh) in enumerate(snap):
         store.long.data[rows + i], store.short.data[rows + i] = lo, sh
@@ -290,8 +314,8 @@ def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
     snap_candles = np.arange(every - 1, n_new, every)
     token = next(_TOKENS)
     store.owner = token
-    fresh_open = used + np.flatnonzero(L["consumed"][used:] >= n_new)
-    store.extra = {"open": np.concatenate([open_[consumed >= n_new], fresh_open]), "alive": cand[c_end >= n_new]}
+    still = AliveSet.build(new_idx[n_end >= NEVER], L, cut_at, logs, edges, float(opts.consume_margin), _near(opts))
+    store.extra = {"alive": S.keep_and_join(end_off >= m, still)}
     tail = frame.iloc[-context_rows(opts) :]  # its carried columns are filled already
     return replace(
         hm,
