@@ -4,7 +4,7 @@ Everything here is an estimate from public data (candles and open interest): exc
 where their users' liquidation prices sit. The model behind the numbers is stated in docs/model.md (in
 the repository, with known answers) and in the docstrings; read its assumptions before trusting a figure.
 
-Importing liqtools loads numpy and pandas only; bokeh, ipywidgets, statsmodels and ccxt load when the
+Importing liqtools loads numpy and pandas only; bokeh, ipywidgets, statsmodels, ccxt and dask load when the
 functions that need them are called.
 """
 
@@ -54,6 +54,7 @@ from liqtools.analysis import (
 )
 from liqtools.data import load_sample, load_sample_depth, load_sample_liquidations, sample_names
 from liqtools.errors import DataError, LiqtoolsError
+from liqtools.scale import scan
 from liqtools.schema import validate_market
 
 __version__ = "0.1.0"
@@ -101,6 +102,7 @@ __all__ = [
     "realized_volatility",
     "rsi",
     "sample_names",
+    "scan",
     "simulate_cascade",
     "synthetic_levels",
     "tipping_point",

@@ -5,6 +5,7 @@
     liqtools report -o report.html       # standalone HTML page (opens offline)
     liqtools momentum                    # event study around the current clusters of the sample
     liqtools validate                    # predicted vs realized liquidations (bundled sample)
+    liqtools scan --jobs J.csv -o R.parquet   # one task over many markets, on Dask
     liqtools watch --replay btc          # the bundled sample's crash, alerts included (live: EXCHANGE SYMBOL)
 
 Exit status: 0 done; 2 a refusal, as one line on stderr (bad options, unusable files, times outside the
@@ -33,6 +34,7 @@ from liqtools.cli import (
     momentum,
     positions,
     report,
+    scan,
     validate,
     watch,
 )
@@ -41,7 +43,7 @@ from liqtools.errors import LiqtoolsError
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (clusters, report, cascade, dashboard, fetch, positions, momentum, validate, benchmark, watch)
+COMMANDS = (clusters, report, cascade, dashboard, fetch, positions, momentum, validate, benchmark, scan, watch)
 
 
 def _warn_line(message: Warning | str, category: type[Warning], *args: object, **kwargs: object) -> None:
