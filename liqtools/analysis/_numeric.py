@@ -69,13 +69,22 @@ def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = Non
     return list(itertools.pairwise(bounds))
 
 
-def _cumsum_rows(m: NDArray) -> None:
-    """In-place cumulative sum down the rows; a row loop beats np.cumsum(axis=0) on wide C arrays."""
+def _finish_rows(m: NDArray[np.float64], factor: NDArray[np.float64]) -> None:
+    """In place: cumulative sums down the rows, each row times its ``factor``, clipped at 0 (a cell emptied by
+    exits keeps at most a rounding residue >= 0). Wide arrays go row by row with the running sum kept apart,
+    so the matrix is read and written once (the row loop beats three whole-matrix passes and np.cumsum(axis=0)
+    on wide C arrays); the arithmetic is the same either way."""
     if m.shape[1] < 64:
         np.cumsum(m, axis=0, out=m)
+        m *= factor[:, None]
+        np.maximum(m, 0.0, out=m)
         return
-    for r in range(1, m.shape[0]):
-        np.add(m[r], m[r - 1], out=m[r])
+    carry = m[0].copy()
+    for r in range(m.shape[0]):
+        if r:
+            np.add(carry, m[r], out=carry)
+        np.multiply(carry, factor[r], out=m[r])
+        np.maximum(m[r], 0.0, out=m[r])
 
 
 def span_sum(
@@ -121,8 +130,6 @@ def span_sum(
         stop = (b[ends] - e0) * n_cols + c[ends]
         counts = np.bincount(np.concatenate([start, stop]), weights=np.concatenate([w, -w[ends]]), minlength=size)
         acc: NDArray[np.float64] = counts.astype(np.float64, copy=False).reshape(rows, n_cols)
-        _cumsum_rows(acc)
-        acc *= np.exp(row_log[e0:e1] - base)[:, None]
-        np.maximum(acc, 0.0, out=acc)  # a cell emptied by exits keeps at most a rounding residue >= 0
+        _finish_rows(acc, np.exp(row_log[e0:e1] - base))
         pieces.append(acc)
     return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
