@@ -204,12 +204,25 @@ def _run_dask(client: Any, jobs: list[Job], task: TaskLike, options: dict[str, A
         for job in jobs
     }
     results: list[pd.DataFrame | None] = [None] * len(jobs)
+    killed: list[int] = []
     for done, future in enumerate(as_completed(list(futures)), start=1):
         number = futures.pop(future)
         try:
             results[number] = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: that job failed, the scan goes on
             results[number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
+            if type(exc).__name__ == "KilledWorker":
+                killed.append(number)
         future.release()
         report(done, len(jobs))
+    if len(killed) > 1:
+        # a job that kills its worker also takes down the jobs running beside it: try those again, one at a
+        # time, so only the job that really kills workers stays failed
+        for number in sorted(killed):
+            retry = client.submit(run_job, next(j for j in jobs if j.number == number), task, options, cache_dir, key=f"liqtools-scan-{token}-{number}-alone", pure=False)
+            try:
+                results[number] = retry.result()
+            except Exception as exc:  # noqa: BLE001
+                results[number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
+            retry.release()
     return [r if r is not None else pd.DataFrame({"status": ["error"], "error": ["lost"]}) for r in results]
