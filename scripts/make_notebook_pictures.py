@@ -36,7 +36,7 @@ MARKER = "*Reading without a kernel?*"
 def _explorers() -> dict[str, Callable[[], object]]:
     import liqtools as lt
     from liqtools.data import sample_positions
-    from liqtools.widgets import CascadeExplorer, HeatmapExplorer, MapExplorer, MomentumExplorer
+    from liqtools.widgets import CascadeExplorer, HeatmapExplorer, LiveDashboard, MapExplorer, MomentumExplorer
 
     df = lt.load_sample()
     return {
@@ -46,6 +46,7 @@ def _explorers() -> dict[str, Callable[[], object]]:
         "cascade": lambda: CascadeExplorer(df=df, market="BTC"),
         "momentum": lambda: MomentumExplorer(df),
         "map-positions": lambda: MapExplorer(df, positions=sample_positions()),
+        "live": lambda: LiveDashboard.replay(df, start="2026-02-04 00:00", window=96),
     }
 
 
@@ -57,6 +58,7 @@ CELLS = {
     ("04_cascade.ipynb", "explorer = CascadeExplorer("): "cascade",
     ("05_momentum.ipynb", "explorer = MomentumExplorer("): "momentum",
     ("08_measured_positions.ipynb", "explorer = MapExplorer("): "map-positions",
+    ("10_watch.ipynb", "dash = LiveDashboard.replay("): "live",
 }
 
 
@@ -95,8 +97,11 @@ def draw(pictures: list[str]) -> None:
         browser.close()
 
 
-def write_cells() -> None:
+def write_cells(pictures: list[str] | None = None) -> None:
+    """Write or refresh the picture cells (only those of ``pictures`` when given: other notebooks stay untouched)."""
     for (notebook, first_line), picture in CELLS.items():
+        if pictures and picture not in pictures:
+            continue
         path = ROOT / "notebooks" / notebook
         nb = nbformat.read(path, as_version=4)
         index = next(i for i, c in enumerate(nb.cells) if c.cell_type == "code" and first_line in c.source)
@@ -113,7 +118,7 @@ def write_cells() -> None:
 def main() -> None:
     only = [a for a in sys.argv[1:] if re.fullmatch(r"[a-z-]+", a)]
     draw(only or sorted(set(CELLS.values())))
-    write_cells()
+    write_cells(only)
 
 
 if __name__ == "__main__":

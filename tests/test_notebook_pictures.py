@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from make_notebook_pictures import CELLS, MARKER
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
-EXPLORER = re.compile(r"^\w+ = (MapExplorer|HeatmapExplorer|CascadeExplorer|MomentumExplorer|Dashboard)\(", re.MULTILINE)
+EXPLORER = re.compile(r"^\w+ = (MapExplorer|HeatmapExplorer|CascadeExplorer|MomentumExplorer|Dashboard|LiveDashboard(?:\.replay)?)\(", re.MULTILINE)
 
 
 def explorer_cells(path: Path) -> list[tuple[int, str]]:
