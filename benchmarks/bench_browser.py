@@ -35,7 +35,9 @@ CASES = [
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--presses", type=int, default=15)
+    ap.add_argument("--tabs", default="Map,Cascade,Heatmap,Momentum", help="tabs to measure, comma-separated")
     args = ap.parse_args()
+    tabs = set(args.tabs.split(","))
     log = ROOT / "test-artifacts" / "bench-voila.log"
     with voila_server(ROOT / "notebooks" / "dashboard.ipynb", log) as url, browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 1200})
@@ -43,7 +45,7 @@ def main() -> None:
         page.goto(url, timeout=120_000)
         first_plot_visible(page, timeout_ms=180_000)
         print(f"first plot in {time.perf_counter() - t0:.1f} s (kernel, imports, the first tab)")
-        for tab, label, source, column, target in CASES:
+        for tab, label, source, column, target in [c for c in CASES if c[0] in tabs]:
             page.get_by_role("tab", name=tab, exact=True).click()
             page.locator(".widget-label:visible", has_text="split" if tab == "Heatmap" else label).first.wait_for(timeout=120_000)
             page.wait_for_function("(n) => Bokeh.documents.some(d => d.get_model_by_name(n))", arg=source, timeout=60_000)
