@@ -31,7 +31,7 @@ from liqtools.analysis._engage_core import (
     market_arrays,
     prepare_state,
 )
-from liqtools.analysis.heatmap_result import Heatmap, TimeLike
+from liqtools.analysis.heatmap_result import Heatmap, TimeLike, candle_position
 from liqtools.analysis.indicators import velocity, volume_ratio
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
@@ -161,21 +161,6 @@ class AlertRule:
         return text + (f" Thresholds: {self.note}." if self.note else "")
 
 
-def _position(index: pd.DatetimeIndex, t: TimeLike) -> int:
-    n = len(index)
-    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
-        pos = int(t) + (n if t < 0 else 0)
-        if not 0 <= pos < n:
-            raise DataError(f"candle position {t} is outside 0..{n - 1}")
-        return pos
-    ts = pd.Timestamp(t)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    pos = int(index.searchsorted(ts, side="right")) - 1
-    if pos < 0:
-        raise DataError(f"time {ts} is before the first candle {index[0]}")
-    return pos
-
-
 def engagement_at(
     df: pd.DataFrame,
     t: TimeLike,
@@ -210,7 +195,7 @@ def engagement_at(
         raise DataError(f"rule must be an AlertRule, got {type(rule).__name__}")
     if validate:
         df = validate_market(df)
-    pos = _position(df.index, t)
+    pos = candle_position(df.index, t)
     market = market_arrays(df, stop=pos + 1)
     state = prepare_state(clusters, levels, rule.edge_pct)
     return evaluate(market, pos, state, rule, None)

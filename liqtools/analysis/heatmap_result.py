@@ -14,9 +14,26 @@ from liqtools.analysis.ingredients import ModelOptions, Split
 from liqtools.analysis.profile import LeverageProfile
 from liqtools.errors import DataError
 
-__all__ = ["Heatmap", "TimeLike"]
+__all__ = ["Heatmap", "TimeLike", "candle_position"]
 
 TimeLike: TypeAlias = int | str | pd.Timestamp | np.datetime64
+
+
+def candle_position(index: pd.DatetimeIndex, t: TimeLike) -> int:
+    """Position of candle ``t`` in ``index``: an int is a position (negative counts from the end); a time
+    picks the last candle at or before it."""
+    n = len(index)
+    if isinstance(t, (int, np.integer)) and not isinstance(t, bool):
+        pos = int(t) + (n if t < 0 else 0)
+        if not 0 <= pos < n:
+            raise DataError(f"candle position {t} is outside 0..{n - 1}")
+        return pos
+    ts = pd.Timestamp(t)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    pos = int(index.searchsorted(ts, side="right")) - 1
+    if pos < 0:
+        raise DataError(f"time {ts} is before the first candle {index[0]}")
+    return pos
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,18 +101,7 @@ class Heatmap:
     def candle_position(self, t: TimeLike) -> int:
         """Position of candle ``t``: an int is a position (negative counts from the end); a time picks the
         last candle at or before it."""
-        n = len(self._index)
-        if isinstance(t, (int, np.integer)):
-            pos = int(t) + (n if t < 0 else 0)
-            if not 0 <= pos < n:
-                raise DataError(f"candle position {t} is outside 0..{n - 1}")
-            return pos
-        ts = pd.Timestamp(t)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        pos = int(self._index.searchsorted(ts, side="right")) - 1
-        if pos < 0:
-            raise DataError(f"time {ts} is before the first candle {self._index[0]}")
-        return pos
+        return candle_position(self._index, t)
 
     def extend(self, new_candles: pd.DataFrame) -> Heatmap:
         """This heatmap followed by ``new_candles``, without recomputing its history.

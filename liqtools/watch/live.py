@@ -18,7 +18,7 @@ import pandas as pd
 
 from liqtools.errors import DataError, FetchError
 from liqtools.watch.monitor import Monitor, Reading
-from liqtools.watch.sinks import Sink
+from liqtools.watch.sinks import Sink, deliver
 
 __all__ = ["watch_live"]
 
@@ -118,10 +118,5 @@ def watch_live(
         readings = monitor.step(new) if len(new) else []
         if not readings:
             say(f"{now():%Y-%m-%d %H:%M:%S} UTC  no new closed candle since {monitor.last_time:%Y-%m-%d %H:%M} UTC")
-        for reading in readings:
-            if show is not None:
-                show(reading)
-            if reading.alert is not None:
-                for sink in sinks:
-                    sink.send(reading.alert)
+        deliver(readings, show, sinks)
     return monitor

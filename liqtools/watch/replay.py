@@ -17,9 +17,9 @@ import pandas as pd
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
 from liqtools.watch.monitor import Monitor, Reading
-from liqtools.watch.sinks import Sink
+from liqtools.watch.sinks import Sink, deliver
 
-__all__ = ["parse_speed", "replay"]
+__all__ = ["parse_speed", "replay", "replay_cut"]
 
 
 def parse_speed(text: str | float | None) -> float | None:
@@ -40,6 +40,23 @@ def parse_speed(text: str | float | None) -> float | None:
     if not (0 < speed < float("inf")):
         raise DataError(f"speed must be a positive multiple of real time (e.g. 60x) or max, got {text!r}")
     return speed
+
+
+def replay_cut(df: pd.DataFrame, start: Any) -> int:
+    """Where a replay of the validated frame ``df`` starts: the first candle at or after ``start`` (default:
+    the middle), with at least 50 candles of history before it and one to watch."""
+    if start is None:
+        cut = len(df) // 2
+    else:
+        ts = pd.Timestamp(start)
+        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        cut = int(df.index.searchsorted(ts, side="left"))
+    if not 50 <= cut < len(df):
+        raise DataError(
+            f"replay start {df.index[min(cut, len(df) - 1)]} leaves {cut} candles of history and {len(df) - cut} to watch; "
+            f"it needs at least 50 before it and one after (the data spans {df.index[0]} to {df.index[-1]})"
+        )
+    return cut
 
 
 def replay(
@@ -79,27 +96,12 @@ def replay(
     """
     df = validate_market(df, require=("oi_usd",))
     speed_x = parse_speed(speed)
-    if start is None:
-        cut = len(df) // 2
-    else:
-        ts = pd.Timestamp(start)
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-        cut = int(df.index.searchsorted(ts, side="left"))
-    if not 50 <= cut < len(df):
-        raise DataError(
-            f"replay start {df.index[min(cut, len(df) - 1)]} leaves {cut} candles of history and {len(df) - cut} to watch; "
-            f"it needs at least 50 before it and one after (the data spans {df.index[0]} to {df.index[-1]})"
-        )
+    cut = replay_cut(df, start)
     monitor = Monitor(df.iloc[:cut], **dict(monitor_options or {}))
     step = float(pd.Series(df.index).diff().median().total_seconds())
     sinks = list(sinks)
     for i in range(cut, len(df)):
         if speed_x is not None and i > cut:
             sleep(step / speed_x)
-        for reading in monitor.step(df.iloc[i : i + 1]):
-            if show is not None:
-                show(reading)
-            if reading.alert is not None:
-                for sink in sinks:
-                    sink.send(reading.alert)
+        deliver(monitor.step(df.iloc[i : i + 1]), show, sinks)
     return monitor

@@ -12,6 +12,7 @@ import os
 import urllib.error
 import urllib.request
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
@@ -19,11 +20,22 @@ from urllib.parse import urlparse
 from liqtools.analysis._engage_core import Alert
 from liqtools.errors import DataError
 
-__all__ = ["AlertLog", "Sink", "Webhook", "alert_record"]
+__all__ = ["AlertLog", "Sink", "Webhook", "alert_record", "deliver"]
 
 
 class Sink(Protocol):
     def send(self, alert: Alert) -> None: ...
+
+
+def deliver(readings: Iterable[Any], show: Callable[[Any], None] | None, sinks: Iterable[Sink]) -> None:
+    """Each reading to ``show`` (the screen), and each alert among them to every sink."""
+    sinks = list(sinks)
+    for reading in readings:
+        if show is not None:
+            show(reading)
+        if reading.alert is not None:
+            for sink in sinks:
+                sink.send(reading.alert)
 
 
 def alert_record(alert: Alert) -> dict[str, Any]:

@@ -147,15 +147,10 @@ class LiveDashboard(Explorer):
         """A dashboard on the candles before ``start`` (default: the middle of ``df``, as
         :func:`liqtools.watch.replay.replay`), with the rest to replay through the ``play`` control.
         ``options``: ``window``, ``follow`` and :class:`Monitor` options."""
+        from liqtools.watch.replay import replay_cut
+
         df = validate_market(df, require=("oi_usd",))
-        if start is None:
-            cut = len(df) // 2
-        else:
-            ts = pd.Timestamp(start)
-            ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-            cut = int(df.index.searchsorted(ts, side="left"))
-        if not 50 <= cut < len(df):
-            raise DataError(f"replay start leaves {cut} candles of history and {len(df) - cut} to watch; it needs at least 50 before it and one after")
+        cut = replay_cut(df, start)
         return cls(df.iloc[:cut], replay=df.iloc[cut:], interval_ms=interval_ms, **options)
 
     # -- feeding -------------------------------------------------------------------------------------------
