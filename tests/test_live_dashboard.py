@@ -207,3 +207,19 @@ def test_start_live_polls_in_a_thread(sample):
     assert "stopped" in dash.live_status.value
     check_sources(dash)
     dash.stop_live()
+
+
+def test_a_second_dashboard_on_the_same_market_stops_the_first(sample):
+    """A re-run notebook cell: the older dashboard's poller stops; close() stops a dashboard's own."""
+    history = sample.loc[:"2026-02-03 23:00"]
+
+    def fetch(start):
+        return sample[sample.index >= start].iloc[:0]  # nothing new: the pollers keep polling
+
+    first, second = LiveDashboard(history, window=24), LiveDashboard(history, window=24)
+    t1 = first.start_live("binanceusdm", "BTC/USDT:USDT", timeframe="1h", every=0.01, fetch=fetch)
+    t2 = second.start_live("binanceusdm", "BTC/USDT:USDT", timeframe="1h", every=0.01, fetch=fetch)
+    t1.join(timeout=30)
+    assert not t1.is_alive() and t2.is_alive() and first._live is None
+    second.close()
+    assert not t2.is_alive() and second._live is None

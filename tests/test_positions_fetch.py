@@ -235,3 +235,12 @@ def test_rate_limit_is_ccxts_limiter_at_hyperliquids_weight():
     assert free.enableRateLimit is False and free is not limited
     with pytest.raises(DataError, match="unknown exchange"):
         positions_mod._instance("hyperliqiud", False)
+
+
+def test_a_users_file_that_is_not_utf8_is_refused(tmp_path):
+    bad = tmp_path / "users.txt"
+    bad.write_bytes(b"\xff\xfe0x" + b"1" * 40)
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        read_users(bad)
+    status, _, err = run(["positions", "hyperliquid", "BTC/USDC:USDC", "--users", str(bad), "-o", str(tmp_path / "p.parquet")])
+    assert status == 2 and "not UTF-8" in err and "Traceback" not in err

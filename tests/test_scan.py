@@ -289,3 +289,19 @@ def test_generated_markets_are_seeded_market_frames(tmp_path):
         generated_market(1, days=0.001, freq="1h")
     with pytest.raises(DataError, match="is not a folder"):
         write_universe(Path(tmp_path) / "nope", 2)
+
+
+def test_a_task_from_a_module_the_workers_cannot_import(client, universe, tmp_path, monkeypatch):
+    """``liqtools scan --task mytask:f`` with mytask.py in the current folder: the function goes by value."""
+    from liqtools.cli.scan import task_arg, write_table
+
+    (tmp_path / "mytask_byvalue.py").write_text("def f(df):\n    return {'n': len(df), 'x': 'big' if len(df) > 800 else 1.5}\n")
+    monkeypatch.chdir(tmp_path)
+    fn = task_arg("mytask_byvalue:f")
+    res = lt.scan(universe.iloc[:2], fn, client=client)
+    assert res["status"].tolist() == ["ok", "ok"] and res["n"].tolist() == [864, 864]
+    mixed = pd.concat([res, res.assign(x=1.5)], ignore_index=True)  # 'big' and 1.5 in one column
+    with pytest.warns(UserWarning, match=r"columns \['x'\] mix types"):
+        write_table(mixed, tmp_path / "out.parquet")
+    back = pd.read_parquet(tmp_path / "out.parquet")
+    assert back["x"].tolist() == ["big", "big", "1.5", "1.5"] and back["error"].isna().all()

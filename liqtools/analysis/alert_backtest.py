@@ -80,8 +80,8 @@ class AlertBacktest:
             self.rule.describe(),
             (
                 f"Fired {c['alerts']} times in {c['candles']:,} candles ({rate:.0%} of {c['entries']} entries into "
-                f"bands); on {c['control_bands']} control band(s): {c['control_alerts']} of {c['control_entries']} "
-                "entries (after the aftermath of band entries)."
+                f"bands); on {c['control_bands']} control band(s): {c['control_alerts']} alert(s) outside the aftermath "
+                f"of band entries, from {c['control_entries']} entries."
             ),
         ]
         if not self.alerts.empty:

@@ -36,7 +36,9 @@ def cmd_positions(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         rate_limit=not args.no_rate_limit,
     )
-    df.to_parquet(output, index=False)
+    from liqtools._io import atomic_write
+
+    atomic_write(output, (lambda fh: df.to_csv(fh, index=False)) if output.suffix.lower() == ".csv" else (lambda fh: df.to_parquet(fh, index=False)))
     missing = df.attrs.get("no_liquidation_price", 0)
     print(
         f"wrote {output}: {len(df)} positions in {args.symbol} of {df.attrs.get('accounts', 0)} accounts, "

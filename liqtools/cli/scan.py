@@ -15,6 +15,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,14 +56,35 @@ def task_arg(text: str) -> str | Callable[..., Any]:
         raise argparse.ArgumentTypeError(f"--task must be one of {', '.join(_TASKS)} or module:function, got {text!r}")
     sys.path.insert(0, os.getcwd())
     try:
-        fn = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise argparse.ArgumentTypeError(f"cannot load the task {text!r}: {exc}") from None
+        mod = importlib.import_module(module)
+        fn = getattr(mod, name)
+    except Exception as exc:  # noqa: BLE001 - a missing name, a syntax error, an error raised at import
+        raise argparse.ArgumentTypeError(f"cannot load the task {text!r}: {type(exc).__name__}: {exc}") from None
     finally:
         sys.path.remove(os.getcwd())
     if not callable(fn):
         raise argparse.ArgumentTypeError(f"--task {text!r} is not a function")
-    return fn  # type: ignore[no-any-return]
+    from liqtools.scale.tasks import ByValue
+
+    return ByValue(fn)  # the workers cannot import a module from this folder: the function goes by value
+
+
+def write_table(result: pd.DataFrame, out: Path) -> None:
+    """The results to ``out`` (.csv or .parquet) atomically; a task's mixed-type column goes to parquet as text."""
+    from liqtools._io import atomic_write
+
+    if out.suffix.lower() == ".csv":
+        atomic_write(out, lambda fh: result.to_csv(fh, index=False))
+        return
+    try:
+        atomic_write(out, lambda fh: result.to_parquet(fh, index=False))
+    except Exception as exc:
+        mixed = [c for c in result.columns if result[c].dtype == object and len({type(v) for v in result[c].dropna()}) > 1]
+        if not mixed:
+            raise
+        warnings.warn(f"columns {mixed} mix types across jobs ({type(exc).__name__}); written to parquet as text", stacklevel=2)
+        text = result.assign(**{c: result[c].map(lambda v: v if pd.isna(v) else str(v)) for c in mixed})
+        atomic_write(out, lambda fh: text.to_parquet(fh, index=False))
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -91,10 +113,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             if progress and client.dashboard_link:
                 print(f"liqtools: Dask dashboard (task stream, memory) at {client.dashboard_link}", file=sys.stderr)
             result = scan(jobs, args.task, client=client, cache_dir=args.cache_dir, progress=progress)
-    if out.suffix.lower() == ".csv":
-        result.to_csv(out, index=False)
-    else:
-        result.to_parquet(out, index=False)
+    write_table(result, out)
     per_job = result.drop_duplicates("job")
     failed = per_job[per_job["status"] != "ok"]
     print(f"{len(per_job)} jobs: {len(per_job) - len(failed)} ok, {len(failed)} failed; wrote {len(result)} rows to {out} "

@@ -41,13 +41,17 @@ def comparison_data(c: MapComparison) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def _pct(x: float) -> str:
+    return f"{x:.0%}" if np.isfinite(x) else "n/a"
+
+
 def comparison_figure(c: MapComparison, *, height: int = 320, width: int = 900) -> Any:
     """The mirrored bars of a :class:`~liqtools.analysis.map_compare.MapComparison`, with the price marked."""
     src = ColumnDataSource(comparison_data(c), name="comparison_bars")
     t = c.table
     title = (
         f"Modelled (up) vs measured (down), share per {c.bin_pct:g}% bin; in the model's top bins: "
-        f"longs {t.loc['long', 'share_top']:.0%}, shorts {t.loc['short', 'share_top']:.0%} of the measured"
+        f"longs {_pct(t.loc['long', 'share_top'])}, shorts {_pct(t.loc['short', 'share_top'])} of the measured"
     )
     fig = figure(height=height, width=width, title=title, x_axis_label="liquidation price (USD)",
                  y_axis_label="share of the side's notional", tools="xpan,xwheel_zoom,reset,save", name="comparison_figure")

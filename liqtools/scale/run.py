@@ -135,9 +135,12 @@ def _progress(progress: bool | Progress, total: int) -> Progress:
         return lambda done, total: None
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, unit="job", desc="scan", file=sys.stderr)
+    bars: list[Any] = []  # opened at the first finished job: a scan that cannot start leaves no bar behind
 
     def report(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="job", desc="scan", file=sys.stderr))
+        bar = bars[0]
         bar.update(done - bar.n)
         if done >= total:
             bar.close()

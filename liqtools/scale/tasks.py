@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from liqtools.errors import DataError
 from liqtools.scale.jobs import Job, load_market, load_realized
 
-__all__ = ["TASKS", "TaskLike", "check_task", "clusters_task", "heatmap_summary_task", "run_job"]
+__all__ = ["TASKS", "ByValue", "TaskLike", "check_task", "clusters_task", "heatmap_summary_task", "run_job"]
 
 TaskLike = str | Callable[..., Any]
 #: Clusters as the command line shows them: bins within 25% of the price, at most 5 clusters per side.
@@ -126,6 +127,31 @@ TASKS: dict[str, Callable[..., pd.DataFrame]] = {
     "heatmap-summary": heatmap_summary_task,
     "benchmark": benchmark_task,
 }
+
+
+class ByValue:
+    """A user's task function carried to the workers by value (cloudpickle), for a function in a module the
+    workers cannot import (e.g. ``liqtools scan --task mytask:f`` with ``mytask.py`` in this folder)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        import cloudpickle
+
+        module = getattr(fn, "__module__", None)
+        if module and module in sys.modules:
+            cloudpickle.register_pickle_by_value(sys.modules[module])
+        self.payload = cloudpickle.dumps(fn)
+        self.__name__ = getattr(fn, "__name__", "function")
+        self._fn: Callable[..., Any] | None = fn
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"payload": self.payload, "__name__": self.__name__, "_fn": None}
+
+    def __call__(self, df: Any) -> Any:
+        if self._fn is None:
+            import cloudpickle
+
+            self._fn = cloudpickle.loads(self.payload)
+        return self._fn(df)
 
 
 def check_task(task: Any) -> TaskLike:

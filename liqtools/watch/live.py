@@ -88,16 +88,20 @@ def watch_live(
         raise DataError(f"every must be a positive number of seconds, got {every!r}")
     if polls is not None and not (isinstance(polls, int) and polls >= 0):
         raise DataError(f"polls must be a whole number >= 0 or None, got {polls!r}")
-    span = pd.Timedelta(history)
-    if not span > pd.Timedelta(0):
-        raise DataError(f"history must be a positive time span such as '2D', got {history!r}")
+    try:
+        span = pd.Timedelta(history)
+    except (TypeError, ValueError):
+        span = pd.NaT
+    candle = pd.Timedelta(timeframe_ms(timeframe), "ms")
+    if not (isinstance(history, (str, pd.Timedelta)) and span >= candle):
+        raise DataError(f"history must be a time span of at least one {timeframe} candle, such as '2D', got {history!r}")
     include = ("ohlcv", "open_interest")
 
     def fetch(start: pd.Timestamp) -> pd.DataFrame:
         return fetch_market_data(exchange, symbol, timeframe, start=start, end=None, cache_dir=cache_dir,
                                  progress=False, include=include)
 
-    step = pd.Timedelta(timeframe_ms(timeframe), "ms")
+    step = candle
     monitor = Monitor(_ready(fetch(now() - span), now(), step), **dict(monitor_options or {}))
     say(f"watching {symbol} ({timeframe}) from {monitor.last_time:%Y-%m-%d %H:%M} UTC; {monitor.rule.describe()}")
     sinks = list(sinks)
@@ -111,7 +115,7 @@ def watch_live(
             say(f"{now():%Y-%m-%d %H:%M:%S} UTC  poll failed ({exc}); asking again in {every:g} s")
             continue
         except DataError as exc:  # no candle yet in the asked span
-            if "no" not in str(exc).lower():
+            if not str(exc).startswith("no candles"):
                 raise
             new = pd.DataFrame()
         new = _ready(new, now(), step)

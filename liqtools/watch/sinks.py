@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import urllib.error
 import urllib.request
 import warnings
@@ -74,10 +75,14 @@ class AlertLog:
 
     def send(self, alert: Alert) -> None:
         line = json.dumps(alert_record(alert), ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+                if stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # a pipe or /dev/null has nothing to sync
+                    os.fsync(fh.fileno())
+        except OSError as exc:
+            warnings.warn(f"--log {self.path} did not take the alert ({exc}); it is on screen", stacklevel=2)
 
 
 class Webhook:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,9 @@ def _stream_or_assign(source: Any, new: dict[str, Any]) -> None:
             return
     source.data = new
 
+
+#: Dashboards polling each (exchange, symbol): starting another stops them (a re-run cell leaves no poller behind).
+_LIVE: dict[tuple[str, str], weakref.WeakSet] = {}
 
 class LiveDashboard(Explorer):
     """The monitor on screen: the recent heatmap with candles and alert markers, the map after the last
@@ -228,17 +232,20 @@ class LiveDashboard(Explorer):
     def _follow(self) -> None:
         """Move the view onto the newest candles (the ``follow`` toggle)."""
         view = live_ranges(self.data)
-        self._setting_ranges = True
-        try:
-            for r, (start, end) in ((self.x_range, view["x"]), (self.y_range, view["y"])):
-                if (r.start, r.end) != (start, end):
-                    r.update(start=start, end=end)
-        finally:
-            self._setting_ranges = False
+        with self._lock:  # the live thread and the kernel's thread both move ranges
+            self._setting_ranges = True
+            try:
+                for r, (start, end) in ((self.x_range, view["x"]), (self.y_range, view["y"])):
+                    if (r.start, r.end) != (start, end):
+                        r.update(start=start, end=end)
+            finally:
+                self._setting_ranges = False
 
     def _user_moved(self, _attr: str, _old: Any, _new: Any) -> None:
         """A zoom or pan from the page while following: stop following (the user's view stays)."""
-        if not self._setting_ranges and self.controls["follow"].value:
+        with self._lock:
+            setting = self._setting_ranges
+        if not setting and self.controls["follow"].value:
             self.controls["follow"].value = False
 
     @property
@@ -275,6 +282,10 @@ class LiveDashboard(Explorer):
         if not (isinstance(every, (int, float)) and every > 0):
             raise DataError(f"every must be a positive number of seconds, got {every!r}")
         self.stop_live()
+        key = (str(getattr(exchange, "id", exchange)), symbol)
+        for other in list(_LIVE.get(key, ())):  # a re-run cell: the older dashboard of this market stops polling
+            other.stop_live()
+        _LIVE.setdefault(key, weakref.WeakSet()).add(self)
         get = fetch or (lambda start: fetch_market_data(exchange, symbol, timeframe, start=start, end=None, cache_dir=cache_dir,
                                                         progress=False, include=("ohlcv", "open_interest")))
         clock = now or _now
@@ -304,6 +315,11 @@ class LiveDashboard(Explorer):
         self._live = (thread, stop)
         thread.start()
         return thread
+
+    def close(self) -> None:
+        """Stop polling and close the widgets (what a re-run of the cell should do first)."""
+        self.stop_live()
+        self.widget.close()
 
     def stop_live(self) -> None:
         """Stop the live polling thread (if any) and wait for it."""

@@ -63,6 +63,8 @@ def read_users(users: str | os.PathLike[str] | Sequence[str]) -> list[str]:
             lines = path.read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise DataError(f"cannot read the users file {path}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise DataError(f"the users file {path} is not UTF-8 text (byte {exc.start}): one 0x address a line") from exc
         found: list[str] = []
         for n, line in enumerate(lines, start=1):
             text = line.split("#", 1)[0].strip()
