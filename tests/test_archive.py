@@ -263,9 +263,11 @@ def test_source_auto_takes_old_binance_open_interest_from_the_archive(archive, t
     from exchange_replay import History, SimVenue
 
     monkeypatch.setenv("LIQTOOLS_BINANCE_ARCHIVE_URL", archive.url)
-    today = pd.Timestamp.now(tz="UTC").floor("D")
-    start, end = today - pd.Timedelta(days=33), today - pd.Timedelta(days=29)
-    for d in pd.date_range(start - pd.Timedelta(days=1), today - pd.Timedelta(days=28), freq="D"):
+    # the span straddles the 30-day REST window at any time of day (a span cut at midnight fell wholly
+    # outside it late in the day)
+    hour = pd.Timestamp.now(tz="UTC").floor("h")
+    start, end = hour - pd.Timedelta(days=33), hour - pd.Timedelta(days=29)
+    for d in pd.date_range((start - pd.Timedelta(days=1)).floor("D"), (end + pd.Timedelta(days=1)).floor("D"), freq="D"):
         archive.put("metrics", f"{d:%Y-%m-%d}", metrics_csv(f"{d:%Y-%m-%d}"))
     first = int(start.value // 1_000_000)
     venue = SimVenue("binanceusdm", History(first - 48 * H, 24 * 8, seed=30))

@@ -163,11 +163,12 @@ def test_live_dashboard_updates_in_place_from_a_replay(chromium, twin, tmp_path)
         # follow: the view jumps onto the newest candles, as the twin's
         page.locator(".widget-toggle-button", has_text="follow").click()
         twin.controls["follow"].value = True
-        page.wait_for_function(
-            "([want]) => { const r = (" + MODEL + ")(['live_x_range', ['start', 'end']]); return r && r[0] === want[0] && r[1] === want[1]; }",
-            arg=[[twin.x_range.start, twin.x_range.end]],
-            timeout=30_000,
-        )
+        for name, r in (("live_x_range", twin.x_range), ("live_y_range", twin.y_range)):  # each range is its own patch
+            page.wait_for_function(
+                "([name, want]) => { const r = (" + MODEL + ")([name, ['start', 'end']]); return r && r[0] === want[0] && r[1] === want[1]; }",
+                arg=[name, [r.start, r.end]],
+                timeout=30_000,
+            )
         assert page.evaluate(MODEL, ["live_y_range", ["start", "end"]]) == [twin.y_range.start, twin.y_range.end]
         page.screenshot(path=str(ARTIFACTS / "live-dashboard-follow.png"), full_page=True)
         page.close()
