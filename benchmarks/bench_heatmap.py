@@ -3,6 +3,7 @@
     python benchmarks/bench_heatmap.py            # month vs plain loop, options, then one year
     python benchmarks/bench_heatmap.py --quick    # smaller sizes, for a smoke run
     python benchmarks/bench_heatmap.py --options  # only the options' time ratios
+    python benchmarks/bench_heatmap.py --year     # the year beside the numpy floor, as ratios (issue 16)
 
 Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
 inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
@@ -152,9 +153,33 @@ def child(n: int, repeats: int) -> None:
     print(json.dumps({"times": times, "peak_gb": peak / 1e6, "data_gb": base / 1e6}))
 
 
-def measure(n: int, repeats: int, hugepages: bool = True) -> dict:
+def floor_child(n: int) -> None:
+    """Run in a fresh process: the numpy floor, binning every level of the model once into the two snapshot
+    matrices (one bincount a side, fresh memory, as a first heatmap call meets it)."""
+    from liqtools.analysis._build import model_levels
+    from liqtools.analysis.bins import bin_index, make_edges
+    from liqtools.analysis.ingredients import ModelOptions
+    from liqtools.analysis.profile import LeverageProfile
+    from liqtools.schema import validate_market
+
+    df = validate_market(synthetic_minutes(n))
+    lv, _, _ = model_levels(df, LeverageProfile.default(), ModelOptions())
+    edges = make_edges(OPTS["price_range"][0], OPTS["price_range"][1], OPTS["bin_size"])
+    n_bins, rows = len(edges) - 1, n // OPTS["every"]
+    col = bin_index(lv.price, edges)
+    cell = np.minimum(lv.created // OPTS["every"], rows - 1) * n_bins + col
+    ok = (col >= 0) & (col < n_bins)
+    t = time.perf_counter()
+    for side in (lv.is_long, ~lv.is_long):
+        keep = ok & side
+        np.bincount(cell[keep], weights=lv.notional[keep], minlength=rows * n_bins)
+    print(json.dumps({"floor": time.perf_counter() - t}))
+
+
+def measure(n: int, repeats: int, hugepages: bool = True, floor: bool = False) -> dict:
     env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1" if hugepages else "0"}
-    out = subprocess.run([sys.executable, __file__, "--child", str(n), str(repeats)], capture_output=True, text=True, check=True, env=env)
+    args = ["--floor", str(n)] if floor else ["--child", str(n), str(repeats)]
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -163,9 +188,17 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--child", nargs=2, type=int)
     ap.add_argument("--options", action="store_true")
+    ap.add_argument("--floor", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--year", action="store_true", help="only the year: its time and peak beside the numpy floor")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.floor:
+        floor_child(args.floor)
+        return
+    if args.year:
+        year_against_floor(52_560 if args.quick else 525_600)
         return
     if args.options:
         option_ratios(synthetic_minutes(4_320 if args.quick else 43_200))
@@ -199,6 +232,21 @@ def main() -> None:
         print(f"    first call in a process: median {np.median(first):.2f} s (min {first.min():.2f}, max {first.max():.2f})")
         print(f"    later calls            : median {np.median(warm):.2f} s (min {warm.min():.2f}, max {warm.max():.2f})")
         print(f"    peak memory (RSS)      : {peak:.2f} GB  (input frame and interpreter alone: {runs[0]['data_gb']:.2f} GB)")
+
+
+def year_against_floor(n: int, runs: int = 5) -> None:
+    """Issue 16's figures side by side: the year's first and later calls and peak, the floor, the ratios."""
+    floors = np.array([measure(n, 1, floor=True)["floor"] for _ in range(runs)])
+    calls = [measure(n, 2) for _ in range(runs)]
+    first = np.array([c["times"][0] for c in calls])
+    later = np.array([c["times"][1] for c in calls])
+    peak = max(c["peak_gb"] for c in calls)
+    f = float(np.median(floors))
+    print(f"year of 1-minute candles ({n:,}), every=60, $100 bins, {runs} fresh processes each (medians):")
+    print(f"  numpy floor (bin every level once, fresh memory): {f:.2f} s")
+    print(f"  heatmap, first call in a process: {np.median(first):.2f} s  = {np.median(first) / f:.1f}x the floor  (target <= 3.0x)")
+    print(f"  heatmap, later calls            : {np.median(later):.2f} s  = {np.median(later) / f:.1f}x the floor")
+    print(f"  peak memory (RSS)               : {peak:.2f} GB  (target <= 1.0 GB)")
 
 
 def _timed(fn, df) -> float:
