@@ -305,3 +305,15 @@ def test_a_task_from_a_module_the_workers_cannot_import(client, universe, tmp_pa
         write_table(mixed, tmp_path / "out.parquet")
     back = pd.read_parquet(tmp_path / "out.parquet")
     assert back["x"].tolist() == ["big", "big", "1.5", "1.5"] and back["error"].isna().all()
+
+
+def test_a_task_module_that_fails_to_import_is_one_line(tmp_path, monkeypatch):
+    from cli_util import run
+
+    (tmp_path / "badmod_scan.py").write_text("def f(:\n")
+    (tmp_path / "raises_scan.py").write_text("raise RuntimeError('boom at import')\n")
+    (tmp_path / "jobs.csv").write_text("sample\nbtc\n")
+    monkeypatch.chdir(tmp_path)
+    for task, word in (("badmod_scan:f", "SyntaxError"), ("raises_scan:f", "RuntimeError: boom at import")):
+        status, _, err = run(["scan", "--jobs", "jobs.csv", "--task", task, "-o", "out.csv", "--serial"])
+        assert status == 2 and word in err and "Traceback" not in err, err
