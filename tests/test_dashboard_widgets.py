@@ -88,3 +88,25 @@ def test_dashboard_shares_time():
     assert dash.cascade.up.start_price == close
     assert dash.momentum.t == 300
     assert [dash.tabs.get_title(i) for i in range(4)] == ["Map", "Heatmap", "Cascade", "Momentum"]
+
+
+def test_hidden_tabs_wait_for_the_shared_time_and_catch_up_once(monkeypatch):
+    import liqtools.widgets.heatmap_explorer as heat_mod
+
+    dash = Dashboard()
+    heat = dash.heatmap  # built while the Map tab is shown: it waits
+    calls = []
+    original = heat_mod.map_data
+    monkeypatch.setattr(heat_mod, "map_data", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    for t in (300, 301, 302):
+        dash.time.value = t
+    assert calls == [] and dash.map.sources["map_price"].data["x"] == [float(dash.df["close"].iloc[302])]
+    dash.tabs.selected_index = 1  # opening the tab refreshes it once, at the current time
+    assert calls == [1] and heat.sources["side_price"].data["x"] == [float(dash.df["close"].iloc[302])]
+    dash.time.value = 303  # now shown: at once
+    assert calls == [1, 1]
+    dash.tabs.selected_index = 0
+    dash.time.value = 304
+    assert len(calls) == 2
+    heat.update(bin_size=heat.controls["bin_size"].value)  # an explicit update from Python: now, hidden or not
+    assert len(calls) == 3 and heat.sources["side_price"].data["x"] == [float(dash.df["close"].iloc[304])]

@@ -122,6 +122,7 @@ class Explorer:
         self.look = "light"
         self._handlers: list[Callable[[], None]] = []
         self._held: list[Callable[[], None]] | None = None
+        self._deferred: list[Callable[[], None]] | None = None  # paused: refreshes waiting for flush/resume
         self._view: W.Box | None = None
         self._bokeh_model: Any = None
 
@@ -133,7 +134,33 @@ class Explorer:
         for name in names:
             self.controls[name].observe(lambda _change, h=handler: self._run(h), names="value")
 
+    def pause(self) -> None:
+        """Defer refreshes (a dashboard tab that is not shown): they run, once each, at :meth:`flush` or :meth:`resume`."""
+        if self._deferred is None:
+            self._deferred = []
+
+    def resume(self) -> None:
+        """Refresh now for what changed while paused, and refresh at once from here on."""
+        self.flush()
+        self._deferred = None
+
+    def flush(self) -> None:
+        """Run the deferred refreshes (in their usual order); stays paused if it was."""
+        if not self._deferred:
+            return
+        pending, self._deferred = self._deferred, None
+        order = {h: i for i, h in enumerate(self._handlers)}
+        try:
+            for handler in sorted(pending, key=lambda h: order.get(h, len(order))):
+                self._run(handler)
+        finally:
+            self._deferred = []
+
     def _run(self, handler: Callable[[], None]) -> None:
+        if self._deferred is not None:
+            if handler not in self._deferred:
+                self._deferred.append(handler)
+            return
         if self._held is not None:
             if handler not in self._held:
                 self._held.append(handler)
@@ -160,9 +187,14 @@ class Explorer:
                 self.controls[name].value = value
         finally:
             pending, self._held = self._held, None
+        paused = self._deferred  # an explicit update refreshes now, even on a hidden dashboard tab
+        self._deferred = None
         order = {h: i for i, h in enumerate(self._handlers)}
-        for handler in sorted(pending, key=lambda h: order.get(h, len(order))):
-            self._run(handler)
+        try:
+            for handler in sorted(set(pending) | set(paused or ()), key=lambda h: order.get(h, len(order))):
+                self._run(handler)
+        finally:
+            self._deferred = [] if paused is not None else None
 
     def _finish(self, figure: LayoutDOM, controls_box: W.Widget) -> None:
         self.figure = figure

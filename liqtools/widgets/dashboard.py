@@ -141,6 +141,11 @@ class Dashboard:
             # built in its initial state, wrapped in a BokehModel last (STACK.md rule 3), then shown
             self._pages[name].children = [explorer.widget]
             self.build_seconds[name] = time.perf_counter() - t0
+        if name == TABS[self.tabs.selected_index or 0]:
+            self._show_only(name)
+        else:
+            self._explorers[name].flush()  # read from Python: up to date, still waiting while hidden
+            self._explorers[name].pause()
         return self._explorers[name]
 
     def _restyle(self) -> None:
@@ -154,6 +159,15 @@ class Dashboard:
     def _tab_opened(self, change: dict) -> None:
         if change["new"] is not None:
             self._build(TABS[int(change["new"])])
+
+    def _show_only(self, name: str) -> None:
+        """The shown tab refreshes at once; the hidden ones wait (the shared time slider moves only what is seen,
+        and a tab catches up, once, when it is opened or read from Python)."""
+        for other, explorer in self._explorers.items():
+            if other == name:
+                explorer.resume()
+            else:
+                explorer.pause()
 
     # -- the explorers (built on first access) -----------------------------------------------------------
     @property
