@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
-__all__ = ["CAVEAT", "price_text", "usd"]
+__all__ = ["CAVEAT", "price_text", "profile_text", "usd"]
 
 CAVEAT = (
     "Estimated, not observed: liquidation levels are modelled from candles and open-interest changes "
@@ -41,3 +42,20 @@ def price_text(p: float) -> str:
     if abs(p) >= 100:
         return f"${p:,.0f}"
     return f"${p:,.4g}"
+
+
+def profile_text(profile: Any) -> str:
+    """A leverage profile for people: the tiers with their shares of new open interest, and the margin rate.
+
+    Examples
+    --------
+    >>> from liqtools.analysis.profile import LeverageProfile
+    >>> profile_text(LeverageProfile.default())
+    'leverage mix 5x 10%, 10x 25%, 25x 30%, 50x 20%, 100x 15% (maintenance margin 0.4%)'
+    """
+    import numpy as np
+
+    tiers = ", ".join(f"{lev:g}x {w * 100:.3g}%" for lev, w in zip(profile.leverages, profile.weights_array))
+    mmr = np.unique(profile.mmrs)
+    margin = f"{mmr[0] * 100:.3g}%" if len(mmr) == 1 else "per tier"
+    return f"leverage mix {tiers} (maintenance margin {margin})"

@@ -135,3 +135,14 @@ def test_clusters_command_and_clusters_at_agree_given_the_same_options(capsys):
     assert all(line in out for line in lt.clusters_at(lt.load_sample(), cluster_options=CLI_CLUSTERS).summary().splitlines())
     plain = lt.clusters_at(lt.load_sample()).summary()
     assert plain.splitlines()[0] in out and plain.splitlines()[1] not in out  # the README explains the difference
+
+
+def test_clusters_names_the_model_for_people_not_as_a_python_repr():
+    from cli_util import run
+
+    status, out, _ = run(["clusters"])
+    assert status == 0 and "LeverageProfile(" not in out
+    assert "Model: leverage mix 5x 10%, 10x 25%, 25x 30%, 50x 20%, 100x 15% (maintenance margin 0.4%), split both, bins of $200." in out
+    status, out, _ = run(["clusters", "--format", "json"])
+    model = json.loads(out)["model"]
+    assert model["leverage"] == {"5": 0.1, "10": 0.25, "25": 0.3, "50": 0.2, "100": 0.15} and model["mmr"] == [0.004] * 5

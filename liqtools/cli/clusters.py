@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from liqtools._format import CAVEAT
+from liqtools._format import CAVEAT, price_text, profile_text
 from liqtools.cli._common import load, model_options, table, view
 
 __all__ = ["register"]
@@ -19,7 +19,12 @@ def cmd_clusters(args: argparse.Namespace) -> int:
         payload = {
             "time": v.time.isoformat(),
             "price": v.price,
-            "model": {"leverage": repr(v.heatmap.profile), "split": v.heatmap.split, "bin_size": v.heatmap.bin_size},
+            "model": {
+                "leverage": {f"{lev:g}": float(w) for lev, w in zip(v.heatmap.profile.leverages, v.heatmap.profile.weights_array)},
+                "mmr": [float(m) for m in v.heatmap.profile.mmrs],
+                "split": v.heatmap.split,
+                "bin_size": v.heatmap.bin_size,
+            },
             "clusters": v.clusters.to_dict("records"),
             "sentences": v.sentences(),
             "note": CAVEAT,
@@ -34,7 +39,7 @@ def cmd_clusters(args: argparse.Namespace) -> int:
         print()
         print("\n".join(v.sentences()))
         print()
-        print(f"Model: {v.heatmap.profile!r}, split {v.heatmap.split}, bins of ${v.heatmap.bin_size:,.6g}.")
+        print(f"Model: {profile_text(v.heatmap.profile)}, split {v.heatmap.split}, bins of {price_text(v.heatmap.bin_size)}.")
         print(CAVEAT)
     return 0
 

@@ -17,7 +17,7 @@ from liqtools.analysis.cascade import Impact, asymmetry, simulate_cascade
 from liqtools.analysis.moment import ClusterView
 from liqtools.data.depth import Depth, market_depth
 from liqtools.plotting.figures import cascade_figure, clusters_table, heatmap_figure, map_figure, momentum_figure
-from liqtools.plotting.theme import CAVEAT, usd
+from liqtools.plotting.theme import CAVEAT, profile_text, usd
 
 __all__ = ["report_html", "write_report"]
 
@@ -45,7 +45,7 @@ def report_html(
         text=(
             f"<h2>{html.escape(title)}</h2>"
             f"<p><b>{html.escape(view.summary().splitlines()[0])}</b></p><ul>{sentences}</ul>"
-            f"<p><i>{html.escape(CAVEAT)}</i> Leverage profile: {html.escape(repr(hm.profile))}; "
+            f"<p><i>{html.escape(CAVEAT)}</i> Model: {html.escape(profile_text(hm.profile))}; "
             f"split: {html.escape(str(hm.split))}; bins of ${hm.bin_size:,.6g}; data "
             f"{df.index[0]:%Y-%m-%d %H:%M} to {df.index[-1]:%Y-%m-%d %H:%M} UTC ({len(df):,} candles).</p>"
         ),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from liqtools._format import CAVEAT, price_text, usd
+from liqtools._format import CAVEAT, price_text, profile_text, usd
 
 __all__ = [
     "CAVEAT",
@@ -60,19 +60,3 @@ def usd_hover() -> Any:
 
     return CustomJSHover(code=USD_JS + "return usd(value, false);")
 
-
-def profile_text(profile: Any) -> str:
-    """A leverage profile for people: the tiers with their shares of new open interest, and the margin rate.
-
-    Examples
-    --------
-    >>> from liqtools.analysis.profile import LeverageProfile
-    >>> profile_text(LeverageProfile.default())
-    'leverage mix 5x 10%, 10x 25%, 25x 30%, 50x 20%, 100x 15% (maintenance margin 0.4%)'
-    """
-    import numpy as np
-
-    tiers = ", ".join(f"{lev:g}x {w * 100:.3g}%" for lev, w in zip(profile.leverages, profile.weights_array))
-    mmr = np.unique(profile.mmrs)
-    margin = f"{mmr[0] * 100:.3g}%" if len(mmr) == 1 else "per tier"
-    return f"leverage mix {tiers} (maintenance margin {margin})"
