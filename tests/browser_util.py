@@ -241,3 +241,86 @@ def visible_slider_handle(page, label: str):  # type: ignore[no-untyped-def]
 def visible_key_latency_ms(page, label: str, key: str, name: str, column: str) -> float:  # type: ignore[no-untyped-def]
     """:func:`key_latency_ms` on the visible slider with that label."""
     return float(page.evaluate(KEY_LATENCY, [visible_slider_handle(page, label), key, name, column]))
+
+
+# -- what the browser test modules share ----------------------------------------------------------------
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def browser_marks() -> list[Any]:
+    """``pytestmark`` of a browser test module: marked ``browser``; in CI (``CI`` set) a missing browser part is an
+    error at collection, never a skip."""
+    import pytest
+
+    missing = missing_browser_parts()
+    if missing and os.environ.get("CI"):
+        raise RuntimeError(f"browser tests cannot run in CI: missing {missing}")
+    return [pytest.mark.browser, pytest.mark.skipif(bool(missing), reason=f"missing {missing}")]
+
+
+def real_errors(errors: list[str]) -> list[str]:
+    # the machine has no internet: Chromium's own lookups of outside hosts fail; nothing of ours may
+    return [e for e in errors if "ERR_NAME_NOT_RESOLVED" not in e and "ERR_INTERNET_DISCONNECTED" not in e]
+
+
+def open_page(b, url: str, errors: list[str]):  # type: ignore[no-untyped-def]
+    """A 1400x1200 page at ``url`` whose console errors and page errors go to ``errors``."""
+    page = b.new_page(viewport={"width": 1400, "height": 1200})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, timeout=120_000)
+    return page
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Save a screenshot for a human to look at (test-artifacts/, not committed) and check it is a real picture."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.unlink(missing_ok=True)
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, name
+
+
+def open_tab(page, name: str, control_label: str, source: str) -> None:  # type: ignore[no-untyped-def]
+    """Click a dashboard tab and wait for its explorer: built in the kernel when first opened ("building..." until then)."""
+    page.get_by_role("tab", name=name, exact=True).click()
+    page.locator(".widget-label:visible", has_text=control_label).first.wait_for(timeout=120_000)
+    page.wait_for_function("(name) => Bokeh.documents.some(d => d.get_model_by_name(name))", arg=source, timeout=60_000)
+
+
+# the named model's attributes, from the newest document that has it
+MODEL = """([name, attrs]) => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const m = doc.get_model_by_name(name);
+    if (m) return attrs.map(a => m[a]);
+  }
+  return null;
+}"""
+
+# every visible canvas of the page (bokeh's shadow DOM included): its box
+CANVASES = """() => {
+  const stack = [document]; const boxes = [];
+  while (stack.length) {
+    const root = stack.pop();
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) stack.push(el.shadowRoot);
+      if (el.tagName === 'CANVAS') {
+        const r = el.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0) boxes.push({x: r.x, y: r.y, w: r.width, h: r.height, right: r.right});
+      }
+    }
+  }
+  return boxes;
+}"""
+
+
+def biggest_canvas(page):  # type: ignore[no-untyped-def]
+    """The box (x, y, w, h) of the largest visible canvas (a tab's main plot), None without one."""
+    boxes = page.evaluate(CANVASES)
+    return max(boxes, key=lambda b: b["w"] * b["h"], default=None)
+
+
+def rightmost_canvas_edge(page) -> float:  # type: ignore[no-untyped-def]
+    """The right edge of the rightmost plot-sized canvas (over 50 px each way), 0 without one."""
+    return max((b["right"] for b in page.evaluate(CANVASES) if b["w"] > 50 and b["h"] > 50), default=0)

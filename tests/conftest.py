@@ -50,3 +50,26 @@ def random_market(n: int, seed: int, *, vol: float = 0.02, oi_vol: float = 0.05,
 @pytest.fixture
 def market() -> pd.DataFrame:
     return random_market(300, seed=7)
+
+
+# -- browser tests: one Chromium and one served dashboard per module that asks for them -------------------
+@pytest.fixture(scope="module")
+def chromium():
+    from browser_util import browser
+
+    with browser() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def dashboard_page(chromium):
+    """notebooks/dashboard.ipynb served by Voila and open in Chromium: ``(page, errors)`` (console and page errors)."""
+    from browser_util import ARTIFACTS, ROOT, first_plot_visible, open_page, voila_server
+
+    errors: list[str] = []
+    with voila_server(ROOT / "notebooks" / "dashboard.ipynb", ARTIFACTS / "voila.log") as url:
+        page = open_page(chromium, url, errors)
+        first_plot_visible(page, timeout_ms=180_000)
+        page.locator(".noUi-handle").first.wait_for(timeout=60_000)
+        yield page, errors
+        page.close()

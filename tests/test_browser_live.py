@@ -7,16 +7,13 @@ missing browser part is an error, never a skip.
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import numpy as np
 import pytest
-from browser_util import READ_SOURCE, ROOT, browser, missing_browser_parts, voila_server
+from browser_util import ARTIFACTS, MODEL, READ_SOURCE, browser_marks, real_errors, voila_server
 
 import liqtools as lt
 
-ARTIFACTS = ROOT / "test-artifacts"
 START, END, WINDOW = "2026-02-04 12:00", "2026-02-04 19:00", 48  # eight candles to replay, two alerts among them
 SETUP = f"""import liqtools as lt
 from liqtools.widgets import LiveDashboard
@@ -25,21 +22,7 @@ df = lt.load_sample().loc[:"{END}"]
 dash = LiveDashboard.replay(df, start="{START}", window={WINDOW}, interval_ms=250)
 dash"""
 
-missing = missing_browser_parts()
-if missing and os.environ.get("CI"):
-    raise RuntimeError(f"browser tests cannot run in CI: missing {missing}")
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(bool(missing), reason=f"missing {missing}")]
-
-
-def real_errors(errors):
-    # the machine has no internet: Chromium's own lookups of outside hosts fail; nothing of ours may
-    return [e for e in errors if "ERR_NAME_NOT_RESOLVED" not in e and "ERR_INTERNET_DISCONNECTED" not in e]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with browser() as b:
-        yield b
+pytestmark = browser_marks()
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +32,6 @@ def twin():
 
     return LiveDashboard.replay(lt.load_sample().loc[:END], start=START, window=WINDOW, interval_ms=250)
 
-
-# the named model's attributes, from the newest document that has it
-MODEL = """([name, attrs]) => {
-  for (const doc of [...Bokeh.documents].reverse()) {
-    const m = doc.get_model_by_name(name);
-    if (m) return attrs.map(a => m[a]);
-  }
-  return null;
-}"""
 
 # a column as a flat list (an image column: its first image, flattened)
 FLAT = """([name, column]) => {
