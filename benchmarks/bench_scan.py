@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/bench_scan.py --markets 40    # a quicker look
     .venv/bin/python benchmarks/bench_scan.py --no-long       # without the one two-year market
 
-Prints the time of each run, the speed-up (target >= 1.7x), the peak memory of each worker process (peak
+Runs ``--rounds`` paired rounds (serial, then the cluster, back to back: the shared machine's speed
+drifts by 20% over minutes, so each round's ratio compares runs made under the same load) and prints the
+time of each run, each round's speed-up and their median (target >= 1.7x), the peak memory of each worker process (peak
 RSS, target < 1.5 GB), the per-job figures docs/scale.md's paper estimate is derived from, and (unless
 ``--no-long``) one two-year 1-minute market's task time and peak memory in a fresh process. The markets
 are written as parquet files first (not timed in the scan): the scan reads them as ``path`` jobs, so the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +73,7 @@ def main() -> None:
     ap.add_argument("--markets", type=int, default=200)
     ap.add_argument("--days", type=float, default=30)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3, help="paired rounds (serial, then the cluster): the machine's speed drifts")
     ap.add_argument("--long-days", type=float, default=730, help="length of the one long market (default two years)")
     ap.add_argument("--no-long", action="store_true", help="skip the long market")
     args = ap.parse_args()
@@ -86,32 +90,37 @@ def main() -> None:
         print(f"generated and wrote the markets in {time.perf_counter() - t:.1f} s: {rows:,} candles each, "
               f"{size / len(jobs) / 1e6:.2f} MB of parquet per market")
 
-        t = time.perf_counter()
-        serial = lt.scan(jobs, "clusters", client="serial")
-        t_serial = time.perf_counter() - t
-        print(f"serial:            {t_serial:6.1f} s  ({t_serial / len(jobs) * 1000:.0f} ms per market, read + task; "
-              f"peak RSS of this process {peak_rss_mb():.0f} MB)")
-
-        t = time.perf_counter()
-        with local_cluster(args.workers, dashboard_address=None) as cluster, Client(cluster) as client:
-            t_start = time.perf_counter() - t
-            client.run(lambda: __import__("liqtools.scale.tasks"))  # workers import liqtools before the clock starts
+        ratios, serial_times, dask_times, peaks_all = [], [], [], []
+        for r in range(1, args.rounds + 1):
             t = time.perf_counter()
-            dask_result = lt.scan(jobs, "clusters", client=client)
-            t_dask = time.perf_counter() - t
-            peaks = client.run(peak_rss_mb)
-        pd.testing.assert_frame_equal(serial, dask_result)
-        ok = int((dask_result.drop_duplicates("job")["status"] == "ok").sum())
-        print(f"{args.workers}-worker cluster:  {t_dask:6.1f} s  (cluster start {t_start:.1f} s, not included; "
-              f"{ok}/{len(jobs)} jobs ok; results equal the serial run)")
-        speedup = t_serial / t_dask
-        print(f"speed-up:          {speedup:6.2f}x  (target >= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'}); "
-              f"capacity after the runs: {machine_capacity(args.workers):.2f}x")
-        worst = max(peaks.values())
-        print("peak memory per worker (RSS): " + ", ".join(f"{v:.0f} MB" for v in peaks.values())
-              + f"  (target < 1.5 GB: {'met' if worst < 1536 else 'NOT met'})")
+            serial = lt.scan(jobs, "clusters", client="serial")
+            t_serial = time.perf_counter() - t
+            t = time.perf_counter()
+            with local_cluster(args.workers, dashboard_address=None) as cluster, Client(cluster) as client:
+                t_start = time.perf_counter() - t
+                client.run(lambda: __import__("liqtools.scale.tasks"))  # workers import liqtools before the clock starts
+                t = time.perf_counter()
+                dask_result = lt.scan(jobs, "clusters", client=client)
+                t_dask = time.perf_counter() - t
+                peaks = client.run(peak_rss_mb)
+            pd.testing.assert_frame_equal(serial, dask_result)
+            ok = int((dask_result.drop_duplicates("job")["status"] == "ok").sum())
+            ratios.append(t_serial / t_dask)
+            serial_times.append(t_serial)
+            dask_times.append(t_dask)
+            peaks_all.extend(peaks.values())
+            print(f"round {r}: serial {t_serial:5.1f} s ({t_serial / len(jobs) * 1000:.0f} ms per market, read + task), "
+                  f"{args.workers}-worker cluster {t_dask:5.1f} s (start {t_start:.1f} s, not included; {ok}/{len(jobs)} ok, "
+                  f"results equal the serial run): speed-up {ratios[-1]:.2f}x")
+        speedup = statistics.median(ratios)
+        print(f"speed-up, median of {args.rounds} paired rounds: {speedup:.2f}x (range {min(ratios):.2f}-{max(ratios):.2f}x; "
+              f"target >= 1.7x: {'met' if speedup >= 1.7 else 'NOT met'}); capacity after the runs: {machine_capacity(args.workers):.2f}x")
+        worst = max(peaks_all)
+        print(f"peak memory per worker (RSS): worst {worst:.0f} MB of {len(peaks_all)} worker processes "
+              f"(target < 1.5 GB: {'met' if worst < 1536 else 'NOT met'}); serial process {peak_rss_mb():.0f} MB")
+        t_dask = statistics.median(dask_times)
         print(f"throughput: {len(jobs) / t_dask:.1f} markets/s on {args.workers} workers; "
-              f"{t_dask * args.workers / len(jobs) * 1000:.0f} worker-ms per market")
+              f"{t_dask * args.workers / len(jobs) * 1000:.0f} worker-ms per market (serial: {statistics.median(serial_times) / len(jobs) * 1000:.0f} ms)")
 
     if not args.no_long:
         out = subprocess.run([sys.executable, "-c", LONG, str(args.long_days), str(Path(__file__).parent)], capture_output=True, text=True, check=True)

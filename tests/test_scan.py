@@ -203,6 +203,35 @@ def test_a_job_that_keeps_killing_workers_is_one_failed_row(client, universe):
     assert res.loc[0, "error"].startswith("KilledWorker")
 
 
+def test_jobs_in_chunks_give_the_same_rows_and_a_killing_job_fails_alone(client, universe, monkeypatch):
+    import liqtools.scale.run as run_mod
+
+    assert [run_mod.chunk_size(n, 2) for n in (4, 63, 64, 200, 10_000)] == [1, 1, 2, 6, 8]
+    monkeypatch.setattr(run_mod, "CHUNKS_PER_THREAD", 1)  # 7 jobs on 2 threads: chunks of 3, 3 and 1
+    client.wait_for_workers(2)  # an earlier test's killed worker is back
+    profiling = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
+    assert list(profiling.values()) == [False, False]  # local_cluster turns Dask's sampling profiler off
+    assert run_mod.chunk_size(len(universe), 2) == 3
+    seen = []
+    res = lt.scan(universe, "heatmap-summary", client=client, progress=lambda done, total: seen.append((done, total)))
+    pd.testing.assert_frame_equal(res, lt.scan(universe, "heatmap-summary", client="serial"))
+    assert len(seen) == 3 and seen[-1] == (7, 7)  # one report per chunk, every job counted
+
+    first = float(lt.data.read_market(universe.loc[0, "path"])["close"].iloc[0])
+
+    def always_dies(df):
+        import os
+
+        if len(df) == 864 and df["close"].iloc[0] == first:
+            os._exit(1)
+        return len(df)
+
+    with captured_logger("distributed.nanny", level=50), captured_logger("distributed.scheduler", level=50):
+        res = lt.scan(universe.iloc[:4], always_dies, client=client)  # chunks of 2: job 1 dies with job 0
+    assert res["status"].tolist() == ["error", "ok", "ok", "ok"]
+    assert res.loc[0, "error"].startswith("KilledWorker") and res["value"].iloc[1:].tolist() == [864] * 3
+
+
 def test_exchange_jobs_fetch_each_series_once_even_concurrently(client, offline_workers, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     log = offline_workers(delay=0.01)

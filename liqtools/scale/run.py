@@ -17,10 +17,13 @@ import pandas as pd
 
 from liqtools.errors import DataError
 from liqtools.scale.jobs import Job, make_jobs
-from liqtools.scale.tasks import TaskLike, check_task, error_text, run_job
+from liqtools.scale.tasks import TaskLike, check_task, error_text, run_job, run_jobs
 
 __all__ = ["ClientLike", "assemble", "local_cluster", "scan"]
 
+#: Tasks per worker thread before jobs are grouped into chunks, and the largest chunk.
+CHUNKS_PER_THREAD = 16
+MAX_CHUNK = 8
 ClientLike = Any  # None, "serial", a scheduler address, or a dask.distributed.Client
 #: Called after each finished job with (jobs done, jobs in all).
 Progress = Callable[[int, int], None]
@@ -148,10 +151,14 @@ def _progress(progress: bool | Progress, total: int) -> Progress:
     return report
 
 
-def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
+def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwargs: Any) -> Any:
     """A local Dask cluster sized to the machine: ``n_workers`` single-threaded worker processes (default:
     one per core), memory split evenly, the dashboard on a free port; ``kwargs`` go to ``LocalCluster``.
     The caller closes it.
+
+    Dask's statistical profiler (the dashboard's Profile page) is off unless ``profile=True``: it samples
+    every worker's stack 100 times a second, which on a small machine takes CPU from the jobs (about 4% of
+    a scan on 2 cores, benchmarks/bench_scan.py).
 
     Its workers start without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: setting that variable
     turns off glibc's adaptive mmap threshold, so every large numpy array of the model is a fresh mmap
@@ -162,7 +169,8 @@ def local_cluster(n_workers: int | None = None, **kwargs: Any) -> Any:
 
     workers = n_workers if n_workers is not None else max(os.cpu_count() or 1, 1)
     settings: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+    quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": profile}
+    with dask.config.set(quiet):
         return LocalCluster(**{**settings, **kwargs})
 
 
@@ -198,34 +206,60 @@ def _client(client: ClientLike) -> Iterator[Any]:
 
 def _run_dask(client: Any, jobs: list[Job], task: TaskLike, options: dict[str, Any],
               cache_dir: str | os.PathLike[str] | None, report: Progress) -> list[pd.DataFrame]:
-    """Submit every job, gather results as they finish (freeing each on the cluster), keep job order."""
+    """Submit the jobs in chunks (:func:`chunk_size`), gather results as they finish (freeing each on the
+    cluster), keep job order."""
     from dask.distributed import as_completed
 
     token = uuid.uuid4().hex[:10]
-    futures = {
-        client.submit(run_job, job, task, options, cache_dir, key=f"liqtools-scan-{token}-{job.number}", pure=False): job.number
-        for job in jobs
-    }
+    size = chunk_size(len(jobs), _threads(client))
+    futures = {}
+    for start in range(0, len(jobs), size):
+        chunk = jobs[start:start + size]
+        key = f"liqtools-scan-{token}-{chunk[0].number}"
+        futures[client.submit(run_jobs, chunk, task, options, cache_dir, key=key, pure=False)] = chunk
     results: list[pd.DataFrame | None] = [None] * len(jobs)
-    killed: list[int] = []
-    for done, future in enumerate(as_completed(list(futures)), start=1):
-        number = futures.pop(future)
+    killed: list[Job] = []
+    done = 0
+    for future in as_completed(list(futures)):
+        chunk = futures.pop(future)
         try:
-            results[number] = future.result()
-        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: that job failed, the scan goes on
-            results[number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
+            for job, rows in zip(chunk, future.result(), strict=True):
+                results[job.number] = rows
+        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: that chunk failed, the scan goes on
+            for job in chunk:
+                results[job.number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
             if type(exc).__name__ == "KilledWorker":
-                killed.append(number)
+                killed.extend(chunk)
         future.release()
+        done += len(chunk)
         report(done, len(jobs))
     if len(killed) > 1:
-        # a job that kills its worker also takes down the jobs running beside it: try those again, one at a
-        # time, so only the job that really kills workers stays failed
-        for number in sorted(killed):
-            retry = client.submit(run_job, next(j for j in jobs if j.number == number), task, options, cache_dir, key=f"liqtools-scan-{token}-{number}-alone", pure=False)
+        # a job that kills its worker also takes down the jobs running beside it (and in its chunk): try
+        # those again, one at a time, so only the job that really kills workers stays failed
+        for job in sorted(killed, key=lambda j: j.number):
+            retry = client.submit(run_job, job, task, options, cache_dir, key=f"liqtools-scan-{token}-{job.number}-alone", pure=False)
             try:
-                results[number] = retry.result()
+                results[job.number] = retry.result()
             except Exception as exc:  # noqa: BLE001
-                results[number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
+                results[job.number] = pd.DataFrame({"status": ["error"], "error": [error_text(exc)]})
             retry.release()
     return [r if r is not None else pd.DataFrame({"status": ["error"], "error": ["lost"]}) for r in results]
+
+
+def chunk_size(jobs: int, threads: int) -> int:
+    """Jobs per Dask task: one, until there are enough jobs to give every worker thread
+    :data:`CHUNKS_PER_THREAD` tasks of several jobs (at most :data:`MAX_CHUNK`). Each task costs the
+    scheduler, the nannies and this process a few milliseconds of CPU, which on a small machine shares the
+    cores with the workers; the last chunks still balance the load.
+
+    >>> chunk_size(4, 2), chunk_size(200, 2), chunk_size(100_000, 64)
+    (1, 6, 8)
+    """
+    return max(1, min(MAX_CHUNK, jobs // (max(threads, 1) * CHUNKS_PER_THREAD)))
+
+
+def _threads(client: Any) -> int:
+    try:
+        return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values()) or 1
+    except Exception:  # noqa: BLE001 - an unusual client: one job per task
+        return 1_000_000

@@ -20,7 +20,7 @@ import pandas as pd
 from liqtools.errors import DataError
 from liqtools.scale.jobs import Job, load_market, load_realized
 
-__all__ = ["TASKS", "ByValue", "TaskLike", "check_task", "clusters_task", "heatmap_summary_task", "run_job"]
+__all__ = ["TASKS", "ByValue", "TaskLike", "check_task", "clusters_task", "heatmap_summary_task", "run_job", "run_jobs"]
 
 TaskLike = str | Callable[..., Any]
 #: Clusters as the command line shows them: bins within 25% of the price, at most 5 clusters per side.
@@ -181,6 +181,13 @@ def error_text(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text[:_ERROR_CHARS]
+
+
+def run_jobs(
+    jobs: list[Job], task: TaskLike, options: Mapping[str, Any] | None = None, cache_dir: str | os.PathLike[str] | None = None
+) -> list[pd.DataFrame]:
+    """:func:`run_job` for each of ``jobs``, in order (one Dask task for a chunk of a scan)."""
+    return [run_job(job, task, options, cache_dir) for job in jobs]
 
 
 def run_job(
