@@ -5,6 +5,7 @@ Dask (``dask.distributed``) is imported only when a scan runs on it: ``import li
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import time
@@ -171,6 +172,9 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     settings: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
     quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": profile}
     with dask.config.set(quiet):
+        # the nannies keep this copy for every worker they start, restarts included (they would otherwise
+        # see the global configuration as it is after this block)
+        settings["config"] = copy.deepcopy(dask.config.config)
         return LocalCluster(**{**settings, **kwargs})
 
 
