@@ -165,6 +165,27 @@ KEY_LATENCY = """async ([handle, key, name, column]) => {
 }"""
 
 
+RECORD_SENT = """() => {  // every text message the page sends to the kernel from now on (binary frames decoded)
+  window.__liqtools_sent = [];
+  if (window.__liqtools_send_hooked) return;
+  window.__liqtools_send_hooked = true;
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__liqtools_sent.push(typeof data === 'string' ? data : new TextDecoder().decode(data));
+    return send.call(this, data);
+  };
+}"""
+
+
+def record_sent(page) -> None:  # type: ignore[no-untyped-def]
+    """Start recording what the page sends to the kernel (:func:`sent_messages` reads it)."""
+    page.evaluate(RECORD_SENT)
+
+
+def sent_messages(page) -> list[str]:  # type: ignore[no-untyped-def]
+    return list(page.evaluate("() => window.__liqtools_sent"))
+
+
 WAIT_EQUAL = """([name, column, expected]) => {
   for (const doc of [...Bokeh.documents].reverse()) {  // newest first: a rebuilt tab's document
     const m = doc.get_model_by_name(name);

@@ -24,6 +24,8 @@ from browser_util import (
     open_page,
     open_tab,
     real_errors,
+    record_sent,
+    sent_messages,
     shot,
     visible_key_latency_ms,
     wait_equal,
@@ -107,10 +109,16 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     python_twin.time.value = len(python_twin.df) - 2
     wait_equal(page, "side_price", "x", python_twin.heatmap.sources["side_price"].data["x"])
     wait_equal(page, "side_bars", "short_usd", python_twin.heatmap.sources["side_bars"].data["short_usd"])
+    record_sent(page)
     ms = visible_key_latency_ms(page, "100x weight %", "ArrowRight", "side_bars", "long_usd")
     assert ms > 0
     python_twin.heatmap.controls["w100x"].value = 16
     wait_equal(page, "side_bars", "long_usd", python_twin.heatmap.sources["side_bars"].data["long_usd"])
+    # the page told the kernel about the key (the slider's value) but sent none of the kernel's new data back
+    sent = sent_messages(page)
+    assert any('"value":16' in m for m in sent)
+    echoed = [m[:300] for m in sent if '"event":"jsevent"' in m and re.search(r'"attr":"(data|low|high)"', m)]
+    assert echoed == []
     time.sleep(0.5)
     shot(page, "dashboard-heatmap.png")
     assert real_errors(errors) == []

@@ -440,3 +440,22 @@ def test_voila_page_carries_bokehjs_once(monkeypatch):
     assert len(loads) == 1 and nb.LOAD_MIME_TYPE not in loads[0]  # the copy Voila runs, once
     assert len(loads[0][nb.JS_MIME_TYPE]) < 2_500_000  # core, widgets and tables only: no MathJax or WebGL bundles
     assert nb.publish_display_data is recorder  # put back
+
+
+def test_the_page_is_told_not_to_echo_the_kernels_changes(sample):
+    from bokeh.plotting import figure
+
+    from liqtools.widgets._echo import drop_echoes
+
+    fig = figure()
+    assert drop_echoes(drop_echoes(fig)) is fig  # idempotent: one callback on the figure's new document
+    (callback,) = fig.document.callbacks.js_event_callbacks["document_ready"]
+    assert "event.sync === false" in callback.code and callback.args["root"] is fig
+    other = figure()
+    doc = Document()
+    doc.add_root(other)
+    drop_echoes(other)
+    assert other.document is doc and len(doc.callbacks.js_event_callbacks["document_ready"]) == 1
+    ex = MapExplorer(sample)
+    _ = ex.widget  # the BokehModel wraps a figure whose document carries the callback
+    assert len(ex.figure.document.callbacks.js_event_callbacks["document_ready"]) == 1

@@ -13,6 +13,7 @@ from bokeh.models import ColumnDataSource, LayoutDOM
 
 from liqtools.errors import LiqtoolsError
 from liqtools.plotting.theme import CAVEAT
+from liqtools.widgets._echo import drop_echoes
 
 __all__ = ["Explorer", "ensure_bokeh_loaded"]
 
@@ -236,7 +237,7 @@ class Explorer:
             from jupyter_bokeh import BokehModel
 
             assert self.figure is not None
-            self._bokeh_model = BokehModel(self.figure)
+            self._bokeh_model = BokehModel(drop_echoes(self.figure))
             self._view = W.VBox([self._controls_box, self._bokeh_model, self.readout, self.error])
         return self._view
 
