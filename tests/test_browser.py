@@ -162,6 +162,15 @@ FORMAT = """([name, attr, ticks]) => {
   return null;
 }"""
 
+IMAGE_SUM = """() => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const m = doc.get_model_by_name('heatmap_image');
+    if (m && m.data.image) { const a = m.data.image[0]; let s = 0; for (const v of a) s += v; return [a.length, s]; }
+  }
+  return null;
+}"""
+
+
 def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
     page, errors = dashboard_page
     open_tab(page, "Heatmap", "split", "heatmap_image")
@@ -172,8 +181,12 @@ def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
     page.locator(".widget-toggle-button:visible", has_text="log").click()
     page.wait_for_function(MODEL.replace("return attrs.map(a => m[a]);", "return m.visible;"), arg=["heatmap_log_colorbar", []], timeout=30_000)
     assert page.evaluate(MODEL, ["heatmap_colorbar", ["visible"]]) == [False]
-    assert page.evaluate(MODEL, ["heatmap_log", ["visible"]]) == [True]
     python_twin.heatmap.controls["color_scale"].value = "log"
+    # the picture comes coloured from the kernel: the page's pixels are the twin's log-scale colours
+    twin = python_twin.heatmap.sources["heatmap_image"].data["image"][0]
+    expected = [twin.size, float(twin.astype(np.float64).sum())]
+    page.wait_for_function(f"(want) => ({IMAGE_SUM})() !== null && ({IMAGE_SUM})()[1] === want[1]", arg=expected, timeout=30_000)
+    assert page.evaluate(IMAGE_SUM) == expected
     assert page.evaluate(MODEL, ["heatmap_log_mapper", ["low", "high"]]) == pytest.approx([python_twin.heatmap.log_mapper.low, python_twin.heatmap.log_mapper.high], rel=1e-12)
     time.sleep(0.5)
     shot(page, "dashboard-heatmap-log.png")

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.document import Document
+from bokeh.palettes import Inferno256
 from widget_util import assert_source, check_map_explorer
 
 import liqtools as lt
@@ -242,16 +243,37 @@ def test_heatmap_colour_scale_and_saturation(sample):
     positive = total[total > 0]
     assert ex.mapper.high == pytest.approx(np.percentile(positive, 99.5))
     shown = lambda: {n for n, m in ex._scale_models.items() if m.visible}
-    assert shown() == {"heatmap_linear", "heatmap_colorbar"}
+    img = ex.sources["heatmap_image"].data
+    palette = np.array([int(c[1:], 16) for c in Inferno256])  # 0xRRGGBB
+
+    def colours(rgba):  # the picture's pixels as palette positions (RGBA words: R is the low byte)
+        rgb = ((rgba & 0xFF) << 16) | (rgba & 0xFF00) | ((rgba >> 16) & 0xFF)
+        assert ((rgba >> 24) == 255).all()
+        return np.searchsorted(np.sort(palette), rgb), np.argsort(palette)
+
+    def palette_index(rgba):
+        pos, order = colours(np.asarray(rgba, dtype=np.int64))
+        return order[pos]
+
+    assert shown() == {"heatmap_colorbar"}
+    high = ex.mapper.high
+    expected = np.clip(np.floor(256 * total.T / high), 0, 255)
+    np.testing.assert_array_equal(palette_index(img["image"][0]), expected)  # linear from 0 to the 99.5th pct
     ex.update(color_scale="log", saturation=95.0)
-    assert shown() == {"heatmap_log", "heatmap_log_colorbar"}
+    assert shown() == {"heatmap_log_colorbar"}
     assert ex.log_mapper.high == ex.mapper.high == pytest.approx(np.percentile(positive, 95))
     assert ex.log_mapper.low == pytest.approx(ex.log_mapper.high / 1000)
+    def log_index(high):  # three decades below the top
+        return np.clip(np.floor(256 * np.log(np.maximum(total.T, high / 1000) / (high / 1000)) / np.log(1000)), 0, 255)
+
+    np.testing.assert_array_equal(palette_index(img["image"][0]), log_index(ex.mapper.high))
+    assert (palette_index(img["image"][0]) == 255).sum() > (total >= positive.max()).sum()  # the hottest 5% saturate
     ex.controls["saturation"].value = 100.0
     assert ex.mapper.high == pytest.approx(positive.max())
-    img = ex.sources["heatmap_image"].data  # tooltips read longs and shorts per cell
+    np.testing.assert_array_equal(palette_index(img["image"][0]), log_index(positive.max()))
+    # tooltips read longs and shorts per cell, in USD
     np.testing.assert_array_equal(img["long"][0], ex.hm.long.T.astype(np.float32))
-    np.testing.assert_allclose(img["image"][0] - img["long"][0], ex.hm.short.T, rtol=0, atol=1e-6 * float(ex.hm.long.max() + ex.hm.short.max()))
+    np.testing.assert_array_equal(img["short"][0], ex.hm.short.T.astype(np.float32))
     assert "LeverageProfile(" not in ex.readout.value and "leverage mix 5x 10%" in ex.readout.value
 
 
@@ -459,3 +481,33 @@ def test_the_page_is_told_not_to_echo_the_kernels_changes(sample):
     ex = MapExplorer(sample)
     _ = ex.widget  # the BokehModel wraps a figure whose document carries the callback
     assert len(ex.figure.document.callbacks.js_event_callbacks["document_ready"]) == 1
+
+
+def test_one_refresh_reaches_the_page_as_one_patch(sample):
+    import json
+
+    from liqtools.widgets._batch import BatchedBokehModel
+
+    ex = HeatmapExplorer(sample)
+    _ = ex.widget
+    model = ex._bokeh_model
+    assert isinstance(model, BatchedBokehModel)
+    sent = []
+    model.send = lambda content, buffers=None: sent.append(content)
+
+    def patches():
+        return [json.loads(m["payload"]) for m in sent if "payload" in m and '"events"' in m["payload"]]
+
+    ex.controls["w100x"].value = 5  # the heatmap, colour bars, bars, ranges and side map: one patch
+    (patch,) = patches()
+    changed = {e.get("attr") for e in patch["events"]}
+    assert len(patch["events"]) >= 5 and "data" in changed and {"low", "high"} <= changed
+    sent.clear()
+    ex.sources["side_price"].data = {"x": [1.0]}  # outside a refresh: sent at once, as before
+    ex.sources["heatmap_time"].data = {"x": [2.0]}
+    assert len(patches()) == 2
+    sent.clear()
+    with pytest.raises(RuntimeError), model.batch():
+        ex.sources["side_price"].data = {"x": [3.0]}
+        raise RuntimeError("a failing refresh still shows what changed")
+    assert len(patches()) == 1

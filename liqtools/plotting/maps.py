@@ -43,6 +43,7 @@ __all__ = [
     "heatmap_color_high",
     "heatmap_data",
     "heatmap_figure",
+    "heatmap_rgba",
     "map_data",
     "map_figure",
     "map_ranges",
@@ -69,19 +70,24 @@ def _price_ticks() -> NumeralTickFormatter:
 # ---------------------------------------------------------------------------- heatmap over time
 
 
-def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
-    """Columns of the sources ``heatmap_image`` (``image`` = longs + shorts, and ``long`` for the tooltip, which
-    gives shorts as ``image - long``: two images on the wire, not three) and ``candles``."""
+def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: float | None = None) -> Data:
+    """Columns of the sources ``heatmap_image`` and ``candles``.
+
+    ``heatmap_image`` holds the picture already coloured (``image``: RGBA, :func:`heatmap_rgba` with the
+    linear or ``log`` scale topping out at ``high``, default :func:`heatmap_color_high`), so the page only
+    copies pixels when the model changes, and ``long`` and ``short`` (USD, float32) for the tooltip."""
     times = to_ms(hm.times)
     candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
     step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
     long_img = np.ascontiguousarray(hm.long.T, dtype=np.float32)  # display only: float32 halves the page
     short_img = np.ascontiguousarray(hm.short.T, dtype=np.float32)
+    top = heatmap_color_high(hm) if high is None else high
     return {
         "heatmap_image": {
             # column k holds the levels after snapshot candle k: drawn from that candle's close to the next snapshot
-            "image": [long_img + short_img],
+            "image": [heatmap_rgba(hm.long.T + hm.short.T, top, log=log)],
             "long": [long_img],
+            "short": [short_img],
             "x": [times[0] + candle if len(times) else 0.0],
             "y": [float(hm.edges[0])],
             "dw": [step * len(times)],
@@ -96,6 +102,35 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame) -> Data:
             "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
         },
     }
+
+
+def _palette_rgba(palette: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``#rrggbb`` colours as RGBA words for bokeh's ``image_rgba`` (bytes R, G, B, A in memory order)."""
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in palette], dtype=np.uint32)
+    return rgb[:, 0] | (rgb[:, 1] << 8) | (rgb[:, 2] << 16) | np.uint32(255 << 24)
+
+
+_INFERNO_RGBA = _palette_rgba(Inferno256)
+
+
+def heatmap_rgba(values: np.ndarray, high: float, *, log: bool = False) -> np.ndarray:
+    """``values`` (USD per cell) coloured with Inferno256 as the colour bars show it: linear from 0 to ``high``,
+    or log from ``high / 1000`` to ``high``; cells at or past the top take the top colour, cells at or below
+    the bottom (empty ones too) the bottom colour. RGBA words (``uint32``), the shape of ``values``.
+
+    >>> heatmap_rgba(np.array([[0.0, 50.0, 100.0, 1e9]]), 100.0).tolist() == [list(_INFERNO_RGBA[[0, 128, 255, 255]])]
+    True
+    """
+    n = len(_INFERNO_RGBA)
+    v = np.asarray(values, dtype=np.float64)
+    if log:
+        low = high / 1000.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.log(np.maximum(v, low) / low) / np.log(high / low) if high > low > 0 else np.zeros_like(v)
+    else:
+        frac = v / high if high > 0 else np.zeros_like(v)
+    index = np.clip(np.nan_to_num(frac * n, nan=0.0, posinf=n - 1, neginf=0.0), 0, n - 1).astype(np.intp)
+    return _INFERNO_RGBA[index]
 
 
 def heatmap_color_high(hm: Heatmap, percentile: float = 99.5) -> float:
@@ -123,16 +158,16 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     """The heatmap over time (long + short USD per price bin) as an image, with the candles on top and a
     colour bar in USD.
 
-    Sources: ``heatmap_image`` (one image; ``long`` for the tooltip) and ``candles``. Two
-    renderers share the image: ``heatmap_linear`` and ``heatmap_log`` (one visible, ``log`` chooses), each
-    with its colour mapper (``heatmap_mapper``, ``heatmap_log_mapper``) and colour bar
-    (``heatmap_colorbar``, ``heatmap_log_colorbar``). The scales top out at the ``percentile`` of the
-    non-empty cells (:func:`heatmap_color_high`); the log scale spans three decades below that.
+    Sources: ``heatmap_image`` (the picture coloured in Python, :func:`heatmap_data`; ``long`` and ``short``
+    for the tooltip) and ``candles``. The renderer ``heatmap_picture`` draws it; two colour bars
+    (``heatmap_colorbar`` with ``heatmap_mapper``, ``heatmap_log_colorbar`` with ``heatmap_log_mapper``; one
+    visible, ``log`` chooses) give the scale. The scales top out at the ``percentile`` of the non-empty
+    cells (:func:`heatmap_color_high`); the log scale spans three decades below that.
     The tooltip gives the time, the price and its distance from that candle's close, longs and shorts
     separately, and the candle's open, high, low and close.
     """
-    data = heatmap_data(hm, df)
     high = heatmap_color_high(hm, percentile)
+    data = heatmap_data(hm, df, log=log, high=high)
     mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=high, name="heatmap_mapper")
     log_mapper = LogColorMapper(palette=Inferno256, low=high / 1000.0, high=high, low_color=Inferno256[0], name="heatmap_log_mapper")
     fig = figure(
@@ -146,10 +181,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
         background_fill_color="black",
     )
     image = ColumnDataSource(data["heatmap_image"], name="heatmap_image")
-    images = [
-        fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=image, color_mapper=m, name=name, visible=(name == "heatmap_log") == log)
-        for m, name in ((mapper, "heatmap_linear"), (log_mapper, "heatmap_log"))
-    ]
+    images = [fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=image, name="heatmap_picture")]
     candles = ColumnDataSource(data["candles"], name="candles")
     candle_fmt = CustomJSHover(
         args={"candles": candles},
@@ -162,10 +194,6 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
             'return p(special_vars.y) + " (" + (pct >= 0 ? "+" : "") + pct.toFixed(2) + "% from that close)";'
         ),
     )
-    shorts_fmt = CustomJSHover(  # the pixel's total minus its longs (float32 both: exact to the cent for display)
-        args={"source": image},
-        code=USD_JS + "const k = special_vars.image_index; return usd(Math.max(value - source.data.long[k.index][k.flat_index], 0), false);",
-    )
     fig.add_tools(
         HoverTool(
             renderers=images,
@@ -173,10 +201,10 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
                 ("time", "$snap_x{%F %H:%M} UTC"),
                 ("price", "$y{custom}"),
                 ("longs", "@long{custom}"),
-                ("shorts", "@image{custom}"),
+                ("shorts", "@short{custom}"),
                 ("candle", "$x{custom}"),
             ],
-            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, "@long": usd_hover(), "@image": shorts_fmt},
+            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, "@long": usd_hover(), "@short": usd_hover()},
         ),
         CrosshairTool(line_color="#bbbbbb", line_alpha=0.6),
     )

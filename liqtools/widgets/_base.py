@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import time
 from collections.abc import Callable
@@ -152,8 +153,9 @@ class Explorer:
         pending, self._deferred = self._deferred, None
         order = {h: i for i, h in enumerate(self._handlers)}
         try:
-            for handler in sorted(pending, key=lambda h: order.get(h, len(order))):
-                self._run(handler)
+            with self._one_patch():
+                for handler in sorted(pending, key=lambda h: order.get(h, len(order))):
+                    self._run(handler)
         finally:
             self._deferred = []
 
@@ -168,11 +170,17 @@ class Explorer:
             return
         t0 = time.perf_counter()
         try:
-            handler()
+            with self._one_patch():
+                handler()
             self.error.value = ""
         except LiqtoolsError as exc:  # bad parameter combinations: say so, keep the last good picture
             self.error.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
         self.last_refresh_ms = (time.perf_counter() - t0) * 1e3
+
+    def _one_patch(self) -> contextlib.AbstractContextManager[None]:
+        """What the plots' sources and models change in this block reaches the page as one patch, drawn once."""
+        batch = getattr(self._bokeh_model, "batch", None)
+        return batch() if batch is not None else contextlib.nullcontext()
 
     def update(self, **params: Any) -> None:
         """Set several controls at once (by name) and refresh once.
@@ -192,8 +200,9 @@ class Explorer:
         self._deferred = None
         order = {h: i for i, h in enumerate(self._handlers)}
         try:
-            for handler in sorted(set(pending) | set(paused or ()), key=lambda h: order.get(h, len(order))):
-                self._run(handler)
+            with self._one_patch():
+                for handler in sorted(set(pending) | set(paused or ()), key=lambda h: order.get(h, len(order))):
+                    self._run(handler)
         finally:
             self._deferred = [] if paused is not None else None
 
@@ -234,10 +243,10 @@ class Explorer:
         once per kernel; if you ``display(explorer.widget)`` directly, or reload the page on the same kernel,
         call ``bokeh.io.output_notebook()`` first (jupyter_bokeh uses the page's BokehJS)."""
         if self._view is None:
-            from jupyter_bokeh import BokehModel
+            from liqtools.widgets._batch import BatchedBokehModel
 
             assert self.figure is not None
-            self._bokeh_model = BokehModel(drop_echoes(self.figure))
+            self._bokeh_model = BatchedBokehModel(drop_echoes(self.figure))
             self._view = W.VBox([self._controls_box, self._bokeh_model, self.readout, self.error])
         return self._view
 

@@ -17,6 +17,7 @@ from liqtools.plotting.figures import (
     heatmap_color_high,
     heatmap_data,
     heatmap_figure,
+    heatmap_rgba,
     liquidations_data,
     liquidations_figure,
     liquidations_ranges,
@@ -82,7 +83,7 @@ class HeatmapExplorer(Explorer):
         heat = heatmap_figure(self.hm, self.df, width=700, height=320)  # with the controls, fits a 1280x720 window
         self.mapper: Any = heat.select_one({"name": "heatmap_mapper"})
         self.log_mapper: Any = heat.select_one({"name": "heatmap_log_mapper"})
-        self._scale_models: dict[str, Any] = {name: heat.select_one({"name": name}) for name in ("heatmap_linear", "heatmap_log", "heatmap_colorbar", "heatmap_log_colorbar")}
+        self._scale_models: dict[str, Any] = {name: heat.select_one({"name": name}) for name in ("heatmap_colorbar", "heatmap_log_colorbar")}
         t = int(self.controls["time"].value)
         heat.vspan(x="x", source=ColumnDataSource({"x": [to_ms(self.df.index[[t]])[0]]}, name="heatmap_time"), line_color="white", line_width=2, line_dash="dotted")
         map_df, price = self._map_at(t)
@@ -127,9 +128,9 @@ class HeatmapExplorer(Explorer):
             return
         self._key = key
         self.hm = self._heatmap()
-        data = heatmap_data(self.hm, self.df)
-        self.sources["heatmap_image"].data = data["heatmap_image"]
-        self._restyle()
+        log, high = self._scale()
+        self.sources["heatmap_image"].data = heatmap_data(self.hm, self.df, log=log, high=high)["heatmap_image"]
+        self._restyle(recolour=False)
         liq = liquidations_data(self.hm.liquidated, self.realized)
         self._assign(liq)
         for name, (start, end) in liquidations_ranges(liq).items():
@@ -138,10 +139,16 @@ class HeatmapExplorer(Explorer):
                 r.update(start=start, end=end)
         self._time_moved()
 
-    def _restyle(self) -> None:
-        """Colour scale and saturation: which renderer and colour bar show, and where the colours top out."""
-        high = heatmap_color_high(self.hm, float(self.controls["saturation"].value))
-        log = self.controls["color_scale"].value == "log"
+    def _scale(self) -> tuple[bool, float]:
+        """Log scale or not, and where the colours top out (the saturation percentile of the non-empty cells)."""
+        return self.controls["color_scale"].value == "log", heatmap_color_high(self.hm, float(self.controls["saturation"].value))
+
+    def _restyle(self, recolour: bool = True) -> None:
+        """Colour scale and saturation: the picture's colours (coloured here, so the page only draws them),
+        which colour bar shows, and where the colours top out."""
+        log, high = self._scale()
+        if recolour:
+            self.sources["heatmap_image"].data["image"] = [heatmap_rgba(self.hm.long.T + self.hm.short.T, high, log=log)]
         for mapper, low in ((self.mapper, 0.0), (self.log_mapper, high / 1000.0)):
             if (mapper.low, mapper.high) != (low, high):
                 mapper.update(low=low, high=high)
