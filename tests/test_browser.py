@@ -100,6 +100,22 @@ def test_cascade_default_readout(dashboard_page):
     assert real_errors(errors) == []
 
 
+CELLS_OF_PICTURE = """() => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const image = doc.get_model_by_name('heatmap_image'), cells = doc.get_model_by_name('heatmap_cells');
+    if (image && cells) return image.data.version[0] === cells.data.version[0] && image.data.version[0] > 0;
+  }
+  return false;
+}"""
+CELLS_SUM = """() => {
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const cells = doc.get_model_by_name('heatmap_cells');
+    if (cells) { const a = cells.data.long[0]; let s = 0; for (const v of a) s += v; return [a.length, s]; }
+  }
+  return null;
+}"""
+
+
 def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     page, errors = dashboard_page
     open_tab(page, "Heatmap", "split", "side_price")
@@ -119,6 +135,10 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     assert any('"value":16' in m for m in sent)
     echoed = [m[:300] for m in sent if '"event":"jsevent"' in m and re.search(r'"attr":"(data|low|high)"', m)]
     assert echoed == []
+    # the tooltip's cells follow the picture: same version, the twin's longs
+    page.wait_for_function(CELLS_OF_PICTURE, timeout=30_000)
+    twin = python_twin.heatmap.sources["heatmap_cells"].data["long"][0].astype(np.float64)
+    assert page.evaluate(CELLS_SUM) == pytest.approx([twin.size, float(twin.sum())], rel=1e-9)
     time.sleep(0.5)
     shot(page, "dashboard-heatmap.png")
     assert real_errors(errors) == []

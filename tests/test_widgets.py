@@ -101,9 +101,12 @@ def test_heatmap_explorer(sample):
     ex = HeatmapExplorer(sample, realized=realized)
     hm = lt.liquidation_heatmap(sample, bin_size=float(ex.controls["bin_size"].value), every=ex.every)
     assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
+    assert_source(ex, "heatmap_cells", heatmap_data(hm, sample)["heatmap_cells"])
     ex.update(w25x=0, w5x=40, split="candle", bin_size=ex.controls["bin_size"].options[-1][1])
     hm = lt.liquidation_heatmap(sample, leverage=ex.leverage.profile(), split="candle", bin_size=float(ex.controls["bin_size"].value), every=ex.every)
-    assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
+    data = heatmap_data(hm, sample, version=1)  # one refresh for the four controls: the picture's first new version
+    assert_source(ex, "heatmap_image", data["heatmap_image"])
+    assert_source(ex, "heatmap_cells", data["heatmap_cells"])  # the tooltip's cells follow the picture
     ex.controls["time"].value = 700
     price = float(sample["close"].iloc[700])
     m = lt.liquidation_map(hm.levels_at(700), price, bin_size=hm.bin_size, price_range=(hm.edges[0], hm.edges[-1]))
@@ -271,9 +274,11 @@ def test_heatmap_colour_scale_and_saturation(sample):
     ex.controls["saturation"].value = 100.0
     assert ex.mapper.high == pytest.approx(positive.max())
     np.testing.assert_array_equal(palette_index(img["image"][0]), log_index(positive.max()))
-    # tooltips read longs and shorts per cell, in USD
-    np.testing.assert_array_equal(img["long"][0], ex.hm.long.T.astype(np.float32))
-    np.testing.assert_array_equal(img["short"][0], ex.hm.short.T.astype(np.float32))
+    # tooltips read longs and shorts per cell, in USD, of the picture's version (a colour change keeps it)
+    cells = ex.sources["heatmap_cells"].data
+    np.testing.assert_array_equal(cells["long"][0], ex.hm.long.T.astype(np.float32))
+    np.testing.assert_array_equal(cells["short"][0], ex.hm.short.T.astype(np.float32))
+    assert cells["version"] == img["version"] == [0]
     assert "LeverageProfile(" not in ex.readout.value and "leverage mix 5x 10%" in ex.readout.value
 
 
@@ -499,9 +504,12 @@ def test_one_refresh_reaches_the_page_as_one_patch(sample):
         return [json.loads(m["payload"]) for m in sent if "payload" in m and '"events"' in m["payload"]]
 
     ex.controls["w100x"].value = 5  # the heatmap, colour bars, bars, ranges and side map: one patch
-    (patch,) = patches()
+    patch, cells = patches()  # then the tooltip's cells, which the page does not draw
     changed = {e.get("attr") for e in patch["events"]}
     assert len(patch["events"]) >= 5 and "data" in changed and {"low", "high"} <= changed
+    ids = {name: ex.sources[name].id for name in ("heatmap_image", "heatmap_cells")}
+    assert ids["heatmap_image"] in json.dumps(patch) and ids["heatmap_cells"] not in json.dumps(patch)
+    assert [e["model"]["id"] for e in cells["events"]] == [ids["heatmap_cells"]]
     sent.clear()
     ex.sources["side_price"].data = {"x": [1.0]}  # outside a refresh: sent at once, as before
     ex.sources["heatmap_time"].data = {"x": [2.0]}

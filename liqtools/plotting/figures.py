@@ -30,6 +30,7 @@ from bokeh.plotting import figure
 from liqtools.analysis.cascade import CascadeResult
 from liqtools.analysis.momentum import EventStudy
 from liqtools.plotting.maps import (
+    heatmap_cells,
     heatmap_color_high,
     heatmap_data,
     heatmap_figure,
@@ -58,6 +59,7 @@ __all__ = [
     "clusters_data",
     "clusters_table",
     "effects_data",
+    "heatmap_cells",
     "heatmap_color_high",
     "heatmap_data",
     "heatmap_figure",

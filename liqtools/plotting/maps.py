@@ -40,6 +40,7 @@ from liqtools.plotting.theme import (
 __all__ = [
     "FRAME",
     "SATURATION_CHOICES",
+    "heatmap_cells",
     "heatmap_color_high",
     "heatmap_data",
     "heatmap_figure",
@@ -70,29 +71,31 @@ def _price_ticks() -> NumeralTickFormatter:
 # ---------------------------------------------------------------------------- heatmap over time
 
 
-def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: float | None = None) -> Data:
-    """Columns of the sources ``heatmap_image`` and ``candles``.
+def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: float | None = None, version: int = 0, cells: bool = True) -> Data:
+    """Columns of the sources ``heatmap_image``, ``heatmap_cells`` and ``candles``.
 
     ``heatmap_image`` holds the picture already coloured (``image``: RGBA, :func:`heatmap_rgba` with the
     linear or ``log`` scale topping out at ``high``, default :func:`heatmap_color_high`), so the page only
-    copies pixels when the model changes, and ``long`` and ``short`` (USD, float32) for the tooltip."""
+    copies pixels. ``heatmap_cells`` holds what the tooltip reads per cell, ``long`` and ``short`` (USD,
+    float32; left out with ``cells=False``): a widget sends it after the picture, and the tooltip shows a
+    cell's USD only once both carry the same ``version``."""
     times = to_ms(hm.times)
     candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
     step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
-    long_img = np.ascontiguousarray(hm.long.T, dtype=np.float32)  # display only: float32 halves the page
-    short_img = np.ascontiguousarray(hm.short.T, dtype=np.float32)
     top = heatmap_color_high(hm) if high is None else high
     return {
         "heatmap_image": {
             # column k holds the levels after snapshot candle k: drawn from that candle's close to the next snapshot
             "image": [heatmap_rgba(hm.long.T + hm.short.T, top, log=log)],
-            "long": [long_img],
-            "short": [short_img],
             "x": [times[0] + candle if len(times) else 0.0],
             "y": [float(hm.edges[0])],
             "dw": [step * len(times)],
             "dh": [float(hm.edges[-1] - hm.edges[0])],
+            "version": [version],
+            "longs": [0.0],  # the tooltip's fields: their formatters read heatmap_cells
+            "shorts": [0.0],
         },
+        **({"heatmap_cells": heatmap_cells(hm, version)} if cells else {}),
         "candles": {
             "time": to_ms(df.index),
             "open": df["open"].to_numpy(),
@@ -101,6 +104,15 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: floa
             "close": df["close"].to_numpy(),
             "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
         },
+    }
+
+
+def heatmap_cells(hm: Heatmap, version: int = 0) -> dict[str, object]:
+    """The columns of ``heatmap_cells``: longs and shorts per cell (USD, float32, display only), the picture's ``version``."""
+    return {
+        "long": [np.ascontiguousarray(hm.long.T, dtype=np.float32)],
+        "short": [np.ascontiguousarray(hm.short.T, dtype=np.float32)],
+        "version": [version],
     }
 
 
@@ -158,8 +170,8 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     """The heatmap over time (long + short USD per price bin) as an image, with the candles on top and a
     colour bar in USD.
 
-    Sources: ``heatmap_image`` (the picture coloured in Python, :func:`heatmap_data`; ``long`` and ``short``
-    for the tooltip) and ``candles``. The renderer ``heatmap_picture`` draws it; two colour bars
+    Sources: ``heatmap_image`` (the picture coloured in Python, :func:`heatmap_data`), ``heatmap_cells``
+    (longs and shorts per cell, for the tooltip) and ``candles``. The renderer ``heatmap_picture`` draws it; two colour bars
     (``heatmap_colorbar`` with ``heatmap_mapper``, ``heatmap_log_colorbar`` with ``heatmap_log_mapper``; one
     visible, ``log`` chooses) give the scale. The scales top out at the ``percentile`` of the non-empty
     cells (:func:`heatmap_color_high`); the log scale spans three decades below that.
@@ -181,6 +193,17 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
         background_fill_color="black",
     )
     image = ColumnDataSource(data["heatmap_image"], name="heatmap_image")
+    cells = ColumnDataSource(data["heatmap_cells"], name="heatmap_cells")
+    cell_fmt = {
+        f"@{field}": CustomJSHover(
+            args={"image": image, "cells": cells},
+            code=USD_JS + f"""
+const k = special_vars.image_index, c = cells.data;
+if (k == null || c.version[0] !== image.data.version[0]) return "...";  // the new cells are on their way
+return usd(c.{column}[0][k.flat_index], false);""",
+        )
+        for field, column in (("longs", "long"), ("shorts", "short"))
+    }
     images = [fig.image_rgba(image="image", x="x", y="y", dw="dw", dh="dh", source=image, name="heatmap_picture")]
     candles = ColumnDataSource(data["candles"], name="candles")
     candle_fmt = CustomJSHover(
@@ -200,11 +223,11 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
             tooltips=[
                 ("time", "$snap_x{%F %H:%M} UTC"),
                 ("price", "$y{custom}"),
-                ("longs", "@long{custom}"),
-                ("shorts", "@short{custom}"),
+                ("longs", "@longs{custom}"),
+                ("shorts", "@shorts{custom}"),
                 ("candle", "$x{custom}"),
             ],
-            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, "@long": usd_hover(), "@short": usd_hover()},
+            formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, **cell_fmt},
         ),
         CrosshairTool(line_color="#bbbbbb", line_alpha=0.6),
     )

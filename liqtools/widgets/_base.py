@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as W
@@ -127,6 +127,8 @@ class Explorer:
         self._deferred: list[Callable[[], None]] | None = None  # paused: refreshes waiting for flush/resume
         self._view: W.Box | None = None
         self._bokeh_model: Any = None
+        self._patch_depth = 0
+        self._later: list[Callable[[], None]] = []
 
     # -- wiring ----------------------------------------------------------------------------------------
     def _on_change(self, handler: Callable[[], None], *names: str) -> None:
@@ -177,10 +179,30 @@ class Explorer:
             self.error.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
         self.last_refresh_ms = (time.perf_counter() - t0) * 1e3
 
-    def _one_patch(self) -> contextlib.AbstractContextManager[None]:
-        """What the plots' sources and models change in this block reaches the page as one patch, drawn once."""
+    @contextlib.contextmanager
+    def _one_patch(self) -> Iterator[None]:
+        """What the plots' sources and models change in this block reaches the page as one patch, drawn once;
+        what :meth:`_after_patch` set aside then follows as a second one."""
         batch = getattr(self._bokeh_model, "batch", None)
-        return batch() if batch is not None else contextlib.nullcontext()
+        self._patch_depth += 1
+        try:
+            with batch() if batch is not None else contextlib.nullcontext():
+                yield
+        finally:
+            self._patch_depth -= 1
+        if self._patch_depth == 0 and self._later:
+            later, self._later = self._later, []
+            with batch() if batch is not None else contextlib.nullcontext():
+                for fn in later:
+                    fn()
+
+    def _after_patch(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` right after the current refresh's patch (at once outside a refresh): data the page does
+        not draw (a tooltip's cells) then does not delay what it draws."""
+        if self._patch_depth == 0:
+            fn()
+        else:
+            self._later.append(fn)
 
     def update(self, **params: Any) -> None:
         """Set several controls at once (by name) and refresh once.

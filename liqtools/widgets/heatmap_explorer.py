@@ -14,6 +14,7 @@ from liqtools.analysis.heatmap import Heatmap, nice_bin_size
 from liqtools.analysis.levels import find_clusters, liquidation_map
 from liqtools.analysis.moment import describe_clusters
 from liqtools.plotting.figures import (
+    heatmap_cells,
     heatmap_color_high,
     heatmap_data,
     heatmap_figure,
@@ -43,7 +44,7 @@ class HeatmapExplorer(Explorer):
     Controls: ``time`` (candle position; the map beside the heatmap shows the levels after it), the
     leverage profile (``w5x`` ... ``w100x``, ``dominant``, ``dominance``), ``split``, ``split_share``,
     ``bin_size``, and for the picture only ``color_scale`` (``linear`` / ``log``) and ``saturation`` (the
-    percentile of the non-empty cells where the colours top out). Sources: ``heatmap_image``, ``candles``, ``heatmap_time``, ``side_bars``,
+    percentile of the non-empty cells where the colours top out). Sources: ``heatmap_image``, ``heatmap_cells``, ``candles``, ``heatmap_time``, ``side_bars``,
     ``side_cumulative``, ``side_price``, and ``predicted`` / ``realized`` liquidations per period
     (realized where ``realized`` is given, e.g. :func:`liqtools.load_sample_liquidations`).
 
@@ -80,6 +81,7 @@ class HeatmapExplorer(Explorer):
         self.time_label = self.timebox.label
         self.hm = self._heatmap()
         self._key = self._model_key()
+        self._version = 0  # of the picture; the tooltip's cells follow it (heatmap_data)
         heat = heatmap_figure(self.hm, self.df, width=700, height=320)  # with the controls, fits a 1280x720 window
         self.mapper: Any = heat.select_one({"name": "heatmap_mapper"})
         self.log_mapper: Any = heat.select_one({"name": "heatmap_log_mapper"})
@@ -129,8 +131,11 @@ class HeatmapExplorer(Explorer):
         self._key = key
         self.hm = self._heatmap()
         log, high = self._scale()
-        self.sources["heatmap_image"].data = heatmap_data(self.hm, self.df, log=log, high=high)["heatmap_image"]
-        self._restyle(recolour=False)
+        self._version += 1
+        self.sources["heatmap_image"].data = heatmap_data(self.hm, self.df, log=log, high=high, version=self._version, cells=False)["heatmap_image"]
+        self._restyle(scale=(log, high))
+        hm, version = self.hm, self._version
+        self._after_patch(lambda: self.sources["heatmap_cells"].data.update(heatmap_cells(hm, version)))
         liq = liquidations_data(self.hm.liquidated, self.realized)
         self._assign(liq)
         for name, (start, end) in liquidations_ranges(liq).items():
@@ -143,11 +148,11 @@ class HeatmapExplorer(Explorer):
         """Log scale or not, and where the colours top out (the saturation percentile of the non-empty cells)."""
         return self.controls["color_scale"].value == "log", heatmap_color_high(self.hm, float(self.controls["saturation"].value))
 
-    def _restyle(self, recolour: bool = True) -> None:
+    def _restyle(self, scale: tuple[bool, float] | None = None) -> None:
         """Colour scale and saturation: the picture's colours (coloured here, so the page only draws them),
-        which colour bar shows, and where the colours top out."""
-        log, high = self._scale()
-        if recolour:
+        which colour bar shows, and where the colours top out. ``scale``: the picture was just coloured so."""
+        log, high = scale or self._scale()
+        if scale is None:
             self.sources["heatmap_image"].data["image"] = [heatmap_rgba(self.hm.long.T + self.hm.short.T, high, log=log)]
         for mapper, low in ((self.mapper, 0.0), (self.log_mapper, high / 1000.0)):
             if (mapper.low, mapper.high) != (low, high):
