@@ -10,6 +10,7 @@ message, which carries many events), which the page applies at once and draws on
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,30 +26,35 @@ class BatchedBokehModel(BokehModel):  # type: ignore[misc]
 
     _batch: list[Any] | None = None
     _depth = 0
+    _lock = threading.Lock()  # a live dashboard's poller thread changes sources too
 
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Collect document changes until the outermost ``batch`` ends, then send them as one patch (also
         when the block raises: what changed in Python is shown)."""
-        self._depth += 1
-        if self._depth == 1:
-            self._batch = []
+        with self._lock:
+            self._depth += 1
+            if self._depth == 1:
+                self._batch = []
         try:
             yield
         finally:
-            self._depth -= 1
-            if self._depth == 0:
-                events, self._batch = self._batch or [], None
-                if events:
-                    self._send_events(events)
+            with self._lock:
+                self._depth -= 1
+                events: list[Any] = []
+                if self._depth == 0:
+                    events, self._batch = self._batch or [], None
+            if events:
+                self._send_events(events)
 
     def _document_patched(self, event: Any) -> None:
         if event.setter is self:  # the page's own change, come back through Python
             return
-        if self._batch is not None:
-            self._batch.append(event)
-        else:
-            self._send_events([event])
+        with self._lock:
+            if self._batch is not None:
+                self._batch.append(event)
+                return
+        self._send_events([event])
 
     def _send_events(self, events: list[Any]) -> None:
         """One ``PATCH-DOC`` message, in the parts jupyter_bokeh's page code reassembles."""
