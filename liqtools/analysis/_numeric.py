@@ -12,6 +12,8 @@ from numpy.typing import NDArray
 
 # Exponents of exp() stay within this many nats inside one epoch (exp(600) ~ 1e260 < float64 max).
 _EPOCH_NATS = 600.0
+# Matrices of at least this many cells (32 MB of float64) are finished row by row (_finish_rows).
+_ROW_LOOP_CELLS = 1 << 22
 
 
 def sparse_table_buffer(n: int) -> NDArray[np.float64]:
@@ -71,10 +73,11 @@ def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = Non
 
 def _finish_rows(m: NDArray[np.float64], factor: NDArray[np.float64]) -> None:
     """In place: cumulative sums down the rows, each row times its ``factor``, clipped at 0 (a cell emptied by
-    exits keeps at most a rounding residue >= 0). Wide arrays go row by row with the running sum kept apart,
-    so the matrix is read and written once (the row loop beats three whole-matrix passes and np.cumsum(axis=0)
-    on wide C arrays); the arithmetic is the same either way."""
-    if m.shape[1] < 64:
+    exits keeps at most a rounding residue >= 0). Large wide arrays go row by row with the running sum kept
+    apart, so the matrix is read and written once (the row loop beats three whole-matrix passes and
+    np.cumsum(axis=0) once the matrix outgrows the caches); small ones (a widget's picture) in three passes,
+    without a Python loop over rows. The arithmetic is the same either way."""
+    if m.shape[1] < 64 or m.size < _ROW_LOOP_CELLS:
         np.cumsum(m, axis=0, out=m)
         m *= factor[:, None]
         np.maximum(m, 0.0, out=m)

@@ -166,8 +166,8 @@ class HeatmapExplorer(Explorer):
         t = int(self.controls["time"].value)
         map_df, price = self._map_at(t)
         data = map_data(map_df, price)
-        self._assign({"side_bars": data["map_bars"], "side_cumulative": data["map_cumulative"], "side_price": data["map_price"]})
-        self.sources["heatmap_time"].data = {"x": [to_ms(self.df.index[[t]])[0]]}
+        self._assign({"side_bars": data["map_bars"], "side_cumulative": data["map_cumulative"], "side_price": data["map_price"],
+                      "heatmap_time": {"x": [to_ms(self.df.index[[t]])[0]]}})
         self.map = map_df
         when = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"
         self.time_label.value = f"close {price_text(price)}"
