@@ -190,11 +190,11 @@ class Explorer:
                 yield
         finally:
             self._patch_depth -= 1
-        if self._patch_depth == 0 and self._later:
-            later, self._later = self._later, []
-            with batch() if batch is not None else contextlib.nullcontext():
-                for fn in later:
-                    fn()
+            if self._patch_depth == 0 and self._later:  # also after a failed refresh: what was sent gets its data
+                later, self._later = self._later, []
+                with batch() if batch is not None else contextlib.nullcontext():
+                    for fn in later:
+                        fn()
 
     def _after_patch(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` right after the current refresh's patch (at once outside a refresh): data the page does
