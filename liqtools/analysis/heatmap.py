@@ -50,15 +50,16 @@ __all__ = [
 ]
 
 
-def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
-    """Each level's life as value pieces ``start, stop, notional, level`` (alive after candles start..stop-1).
+def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.int64] | None]:
+    """Each level's life as value pieces ``start, stop, notional, level`` (alive after candles start..stop-1);
+    ``level`` is None when the pieces are the levels themselves (no ``near_cut``).
 
     A level cut at candle w by ``near_cut`` is two pieces: ``notional * (1 - share)`` over its whole life
     and ``notional * share`` until w.
     """
-    idx = np.arange(len(lv.created))
     if lv.cut_at is None:
-        return lv.created, lv.end, lv.notional, idx
+        return lv.created, lv.end, lv.notional, None
+    idx = np.arange(len(lv.created))
     cut = lv.cut_at < lv.end
     c = lv.cut_share
     rest = np.where(cut, lv.notional * (1.0 - c), lv.notional)
@@ -71,15 +72,22 @@ def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np
 
 
 def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int64], n_cols: int, rows: NDArray[np.int64] | None, every: int) -> NDArray[np.float64]:
-    """Summed value per row and column of the pieces of :func:`_spans` (rows: snapshot candles, or every candle)."""
+    """Summed value per row and column of the pieces of :func:`_spans` (rows: snapshot candles, or every candle).
+
+    The pieces outside the columns or alive in no row are dropped in one selection before the sums (a
+    piece's rows are ``start // every`` up to ``stop // every``)."""
     start, stop, value, which = _spans(lv)
-    col = col[which] if len(col) == len(lv.created) else col
+    cls, created = (lv.cls, lv.created) if which is None else (lv.cls[which], lv.created[which])
+    if which is not None and len(col) == len(lv.created):
+        col = col[which]
+    row_a, row_b = (start, stop) if every == 1 else (start // every, stop // every)
+    keep = (col >= 0) & (col < n_cols) & (row_a < row_b)
     out = None
     for j in range(log_factor.shape[0]):
-        m = (lv.cls[which] == j) & (col >= 0) & (col < n_cols)
+        m = keep & (cls == j) if log_factor.shape[0] > 1 else keep
         row_log = log_factor[j] if rows is None else log_factor[j, rows]
         breaks = lv.resets[j] // every  # the row of a complete closing has nothing older left in it
-        part = span_sum(start[m] // every, stop[m] // every, col[m], value[m], log_factor[j, lv.created[which[m]]], row_log, n_cols, breaks)
+        part = span_sum(row_a[m], row_b[m], col[m], value[m], log_factor[j, created[m]], row_log, n_cols, breaks)
         out = part if out is None else out + part
     assert out is not None
     return out
