@@ -207,6 +207,12 @@ def test_jobs_in_chunks_give_the_same_rows_and_a_killing_job_fails_alone(client,
     import liqtools.scale.run as run_mod
 
     assert [run_mod.chunk_size(n, 2) for n in (4, 63, 64, 200, 10_000)] == [1, 1, 2, 6, 8]
+
+    class NoWorkersYet:
+        def scheduler_info(self):
+            return {"workers": {}}
+
+    assert run_mod.chunk_size(200, run_mod._threads(NoWorkersYet())) == 1  # however many join later
     monkeypatch.setattr(run_mod, "CHUNKS_PER_THREAD", 1)  # 7 jobs on 2 threads: chunks of 3, 3 and 1
     client.wait_for_workers(2)  # an earlier test's killed worker is back
     profiling = client.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled"))
@@ -272,6 +278,14 @@ def test_a_worker_killed_mid_fetch_is_resumed_from_the_cache(client, offline_wor
     pd.testing.assert_frame_equal(res, lt.scan([exchange_job()], "clusters", client="serial", cache_dir=tmp_path / "cold"))
     # the resumed job asked only for what the killed one had not cached: one fetch's requests, plus the page in flight
     assert len(requests(str(log))) == len(requests(str(serial_log))) + 1
+
+
+def test_local_cluster_takes_threads_and_a_config_of_its_own():
+    with local_cluster(1, processes=False, dashboard_address=None) as cluster, Client(cluster) as c:
+        assert lt.scan([{"sample": "btc"}], "heatmap-summary", client=c)["status"].tolist() == ["ok"]
+    with (local_cluster(1, dashboard_address=None, config={"distributed.worker.profile.enabled": True}) as cluster,
+          Client(cluster) as c):  # the caller's config wins over the cluster's default
+        assert list(c.run(lambda: __import__("dask").config.get("distributed.worker.profile.enabled")).values()) == [True]
 
 
 def test_client_none_starts_and_closes_a_local_cluster():

@@ -519,3 +519,41 @@ def test_one_refresh_reaches_the_page_as_one_patch(sample):
         ex.sources["side_price"].data = {"x": [3.0]}
         raise RuntimeError("a failing refresh still shows what changed")
     assert len(patches()) == 1
+
+
+def test_a_batch_never_sends_streamed_rows_twice_nor_holds_another_threads_changes(sample):
+    import json
+    import threading
+
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+
+    from liqtools.widgets._batch import BatchedBokehModel
+
+    fig = figure()
+    src = ColumnDataSource({"x": [0.0]})
+    fig.scatter("x", "x", source=src)
+    model = BatchedBokehModel(fig)
+    sent = []
+    model.send = lambda content, buffers=None: sent.append(content)
+
+    def events():
+        return [e for m in sent if "payload" in m and '"events"' in m["payload"] for e in json.loads(m["payload"])["events"]]
+
+    with model.batch():
+        src.data = {"x": [1.0, 2.0, 3.0]}
+        src.stream({"x": [4.0]})  # already in the data the batch sends at its end
+    (event,) = events()
+    assert event["kind"] == "ColumnDataChanged" and "ColumnsStreamed" not in json.dumps(sent)
+    sent.clear()
+    with model.batch():
+        src.stream({"x": [5.0]})  # no whole-data change pending: the stream is sent
+    assert [e["kind"] for e in events()] == ["ColumnsStreamed"]
+    sent.clear()
+    with model.batch():
+        src.data = {"x": [6.0]}
+        other = threading.Thread(target=lambda: src.stream({"x": [7.0]}))  # a poller's change: sent at once
+        other.start()
+        other.join()
+        assert [e["kind"] for e in events()] == ["ColumnsStreamed"]
+    assert [e["kind"] for e in events()] == ["ColumnsStreamed", "ColumnDataChanged"]

@@ -5,7 +5,6 @@ Dask (``dask.distributed``) is imported only when a scan runs on it: ``import li
 
 from __future__ import annotations
 
-import copy
 import os
 import sys
 import time
@@ -171,11 +170,13 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     workers = n_workers if n_workers is not None else max(os.cpu_count() or 1, 1)
     settings: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
     quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": profile}
-    with dask.config.set(quiet):
-        # the nannies keep this copy for every worker they start, restarts included (they would otherwise
-        # see the global configuration as it is after this block)
-        settings["config"] = copy.deepcopy(dask.config.config)
-        return LocalCluster(**{**settings, **kwargs})
+    options = {**settings, **kwargs}
+    if options.get("processes"):
+        # the nannies apply these for every worker they start, restarts included (a restarted worker would
+        # otherwise see the global configuration as it is after this block); a caller's config= wins
+        options["config"] = {"distributed.worker.profile.enabled": profile, **(kwargs.get("config") or {})}
+    with dask.config.set(quiet):  # the nannies read their workers' environment when they are made
+        return LocalCluster(**options)
 
 
 @contextmanager
@@ -264,6 +265,7 @@ def chunk_size(jobs: int, threads: int) -> int:
 
 def _threads(client: Any) -> int:
     try:
-        return sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values()) or 1
+        threads = sum(int(w.get("nthreads", 1)) for w in client.scheduler_info()["workers"].values())
     except Exception:  # noqa: BLE001 - an unusual client: one job per task
         return 1_000_000
+    return threads or 1_000_000  # no worker has joined yet: one job per task, however many join

@@ -194,7 +194,10 @@ class Explorer:
                 later, self._later = self._later, []
                 with batch() if batch is not None else contextlib.nullcontext():
                     for fn in later:
-                        fn()
+                        try:
+                            fn()
+                        except Exception as exc:  # noqa: BLE001 - shown, never hiding the refresh's own error
+                            self.error.value = f"<span style='color:#b00'>{html.escape(f'{type(exc).__name__}: {exc}')}</span>"
 
     def _after_patch(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` right after the current refresh's patch (at once outside a refresh): data the page does

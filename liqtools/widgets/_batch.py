@@ -5,6 +5,10 @@ colour bars, liquidation bars, their ranges, the side map, the time line) became
 the page applied and drew each on its own. :class:`BatchedBokehModel` collects the changes made inside
 :meth:`~BatchedBokehModel.batch` and sends them at its end as one ``PATCH-DOC`` (the Bokeh server's own
 message, which carries many events), which the page applies at once and draws once.
+
+Threads: a batch collects the changes of the thread that opened it; another thread's changes (a live
+dashboard's poller) are sent at once. Each patch goes out in several comm messages, so sending holds a
+lock: two threads' patches never interleave their parts.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from bokeh.document.events import ColumnDataChangedEvent, ColumnsPatchedEvent, ColumnsStreamedEvent, ModelChangedEvent
 from bokeh.protocol import Protocol
 from jupyter_bokeh import BokehModel
 
@@ -25,43 +30,69 @@ class BatchedBokehModel(BokehModel):  # type: ignore[misc]
     """A ``jupyter_bokeh.BokehModel`` whose changes inside ``with widget.batch():`` reach the page together."""
 
     _batch: list[Any] | None = None
+    _owner: int | None = None  # the thread whose batch is open
     _depth = 0
-    _lock = threading.Lock()  # a live dashboard's poller thread changes sources too
+    _send_lock: threading.RLock | None = None
+
+    def _lock(self) -> threading.RLock:
+        if self._send_lock is None:
+            self._send_lock = threading.RLock()
+        return self._send_lock
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Collect document changes until the outermost ``batch`` ends, then send them as one patch (also
-        when the block raises: what changed in Python is shown)."""
-        with self._lock:
-            self._depth += 1
-            if self._depth == 1:
-                self._batch = []
+        """Collect this thread's document changes until the outermost ``batch`` ends, then send them as one
+        patch (also when the block raises: what changed in Python is shown)."""
+        me = threading.get_ident()
+        with self._lock():
+            foreign = self._depth > 0 and self._owner != me  # another thread's batch is open: send as usual
+            if not foreign:
+                self._depth += 1
+                if self._depth == 1:
+                    self._batch, self._owner = [], me
+        if foreign:
+            yield
+            return
         try:
             yield
         finally:
-            with self._lock:
+            with self._lock():
                 self._depth -= 1
-                events: list[Any] = []
                 if self._depth == 0:
-                    events, self._batch = self._batch or [], None
-            if events:
-                self._send_events(events)
+                    events, self._batch, self._owner = self._batch or [], None, None
+                    if events:
+                        self._send_events(events)
 
     def _document_patched(self, event: Any) -> None:
         if event.setter is self:  # the page's own change, come back through Python
             return
-        with self._lock:
-            if self._batch is not None:
-                self._batch.append(event)
+        with self._lock():
+            if self._batch is not None and self._owner == threading.get_ident():
+                if not _superseded(event, self._batch):
+                    self._batch.append(event)
                 return
-        self._send_events([event])
+            self._send_events([event])
 
     def _send_events(self, events: list[Any]) -> None:
-        """One ``PATCH-DOC`` message, in the parts jupyter_bokeh's page code reassembles."""
-        msg = Protocol().create("PATCH-DOC", events)
-        self.send({"msg": "patch", "payload": msg.header_json})
-        self.send({"msg": "patch", "payload": msg.metadata_json})
-        self.send({"msg": "patch", "payload": msg.content_json})
-        for buffer in msg.buffers:
-            self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-            self.send({"msg": "patch"}, [buffer.to_bytes()])
+        """One ``PATCH-DOC`` message, in the parts jupyter_bokeh's page code reassembles (under the lock)."""
+        with self._lock():
+            msg = Protocol().create("PATCH-DOC", events)
+            self.send({"msg": "patch", "payload": msg.header_json})
+            self.send({"msg": "patch", "payload": msg.metadata_json})
+            self.send({"msg": "patch", "payload": msg.content_json})
+            for buffer in msg.buffers:
+                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+
+def _superseded(event: Any, pending: list[Any]) -> bool:
+    """A stream or patch of a source whose whole data is already waiting in the batch: that change is sent
+    with the data as it is when the batch ends, these rows included, so sending the stream too would add
+    them twice."""
+    if not isinstance(event, ColumnsStreamedEvent | ColumnsPatchedEvent):
+        return False
+    return any(
+        p.model is event.model
+        and (isinstance(p, ColumnDataChangedEvent) or (isinstance(p, ModelChangedEvent) and p.attr == "data"))
+        for p in pending
+    )

@@ -25,8 +25,8 @@ if (doc != null && !doc.__liqtools_no_echo) {
   doc.__liqtools_no_echo = true
   const trigger = doc._trigger_on_change.bind(doc)
   doc._trigger_on_change = (event) => {
-    // a property or column change applied from the kernel (a batch of them, or one): not sent back
-    if (event.sync === false && ("attr" in event || "events" in event)) return
+    // a property or column change applied from the kernel: not sent back
+    if (event.sync === false && "attr" in event) return
     trigger(event)
   }
 }
