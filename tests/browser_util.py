@@ -165,6 +165,15 @@ KEY_LATENCY = """async ([handle, key, name, column]) => {
 }"""
 
 
+ARRAY_SUM = """([name, column]) => {  // [length, sum] of the first array of a named source's column (an image)
+  for (const doc of [...Bokeh.documents].reverse()) {
+    const m = doc.get_model_by_name(name);
+    if (m && m.data[column]) { const a = m.data[column][0]; let s = 0; for (const v of a) s += v; return [a.length, s]; }
+  }
+  return null;
+}"""
+
+
 RECORD_SENT = """() => {  // every text message the page sends to the kernel from now on (binary frames decoded)
   window.__liqtools_sent = [];
   if (window.__liqtools_send_hooked) return;

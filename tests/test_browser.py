@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from browser_util import (
+    ARRAY_SUM,
     ARTIFACTS,
     MODEL,
     READ_SOURCE,
@@ -107,14 +108,6 @@ CELLS_OF_PICTURE = """() => {
   }
   return false;
 }"""
-CELLS_SUM = """() => {
-  for (const doc of [...Bokeh.documents].reverse()) {
-    const cells = doc.get_model_by_name('heatmap_cells');
-    if (cells) { const a = cells.data.long[0]; let s = 0; for (const v of a) s += v; return [a.length, s]; }
-  }
-  return null;
-}"""
-
 
 def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     page, errors = dashboard_page
@@ -138,7 +131,7 @@ def test_heatmap_tab_time_and_leverage_keys(dashboard_page, python_twin):
     # the tooltip's cells follow the picture: same version, the twin's longs
     page.wait_for_function(CELLS_OF_PICTURE, timeout=30_000)
     twin = python_twin.heatmap.sources["heatmap_cells"].data["long"][0].astype(np.float64)
-    assert page.evaluate(CELLS_SUM) == pytest.approx([twin.size, float(twin.sum())], rel=1e-9)
+    assert page.evaluate(ARRAY_SUM, ["heatmap_cells", "long"]) == pytest.approx([twin.size, float(twin.sum())], rel=1e-9)
     time.sleep(0.5)
     shot(page, "dashboard-heatmap.png")
     assert real_errors(errors) == []
@@ -182,15 +175,6 @@ FORMAT = """([name, attr, ticks]) => {
   return null;
 }"""
 
-IMAGE_SUM = """() => {
-  for (const doc of [...Bokeh.documents].reverse()) {
-    const m = doc.get_model_by_name('heatmap_image');
-    if (m && m.data.image) { const a = m.data.image[0]; let s = 0; for (const v of a) s += v; return [a.length, s]; }
-  }
-  return null;
-}"""
-
-
 def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
     page, errors = dashboard_page
     open_tab(page, "Heatmap", "split", "heatmap_image")
@@ -205,8 +189,8 @@ def test_heatmap_colour_bar_in_usd_and_log_toggle(dashboard_page, python_twin):
     # the picture comes coloured from the kernel: the page's pixels are the twin's log-scale colours
     twin = python_twin.heatmap.sources["heatmap_image"].data["image"][0]
     expected = [twin.size, float(twin.astype(np.float64).sum())]
-    page.wait_for_function(f"(want) => ({IMAGE_SUM})() !== null && ({IMAGE_SUM})()[1] === want[1]", arg=expected, timeout=30_000)
-    assert page.evaluate(IMAGE_SUM) == expected
+    page.wait_for_function(f"(want) => {{ const got = ({ARRAY_SUM})(['heatmap_image', 'image']); return got !== null && got[1] === want[1]; }}", arg=expected, timeout=30_000)
+    assert page.evaluate(ARRAY_SUM, ["heatmap_image", "image"]) == expected
     assert page.evaluate(MODEL, ["heatmap_log_mapper", ["low", "high"]]) == pytest.approx([python_twin.heatmap.log_mapper.low, python_twin.heatmap.log_mapper.high], rel=1e-12)
     time.sleep(0.5)
     shot(page, "dashboard-heatmap-log.png")

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from bokeh.document import Document
-from bokeh.palettes import Inferno256
 from widget_util import assert_source, check_map_explorer
 
 import liqtools as lt
@@ -14,9 +13,7 @@ from liqtools.data.depth import market_depth
 from liqtools.plotting.figures import (
     cascade_data,
     effects_data,
-    heatmap_data,
     liquidations_data,
-    map_data,
     paths_data,
     table_data,
 )
@@ -90,46 +87,6 @@ def test_bad_combination_shows_an_error_and_keeps_the_picture():
     np.testing.assert_array_equal(ex.sources["map_bars"].data["long_usd"], before["long_usd"])
     ex.controls["w10x"].value = 100
     assert ex.error.value == ""
-
-
-def to_ms_last(df):
-    return df.index[-1].value / 1e6
-
-
-def test_heatmap_explorer(sample):
-    realized = lt.load_sample_liquidations()
-    ex = HeatmapExplorer(sample, realized=realized)
-    hm = lt.liquidation_heatmap(sample, bin_size=float(ex.controls["bin_size"].value), every=ex.every)
-    assert_source(ex, "heatmap_image", heatmap_data(hm, sample)["heatmap_image"])
-    assert_source(ex, "heatmap_cells", heatmap_data(hm, sample)["heatmap_cells"])
-    ex.update(w25x=0, w5x=40, split="candle", bin_size=ex.controls["bin_size"].options[-1][1])
-    hm = lt.liquidation_heatmap(sample, leverage=ex.leverage.profile(), split="candle", bin_size=float(ex.controls["bin_size"].value), every=ex.every)
-    data = heatmap_data(hm, sample, version=1)  # one refresh for the four controls: the picture's first new version
-    assert_source(ex, "heatmap_image", data["heatmap_image"])
-    assert_source(ex, "heatmap_cells", data["heatmap_cells"])  # the tooltip's cells follow the picture
-    ex.controls["time"].value = 700
-    price = float(sample["close"].iloc[700])
-    m = lt.liquidation_map(hm.levels_at(700), price, bin_size=hm.bin_size, price_range=(hm.edges[0], hm.edges[-1]))
-    data = map_data(m, price)
-    assert_source(ex, "side_bars", data["map_bars"])
-    assert_source(ex, "side_cumulative", data["map_cumulative"])
-    assert ex.sources["side_price"].data["x"] == [price]
-    # predicted liquidations summed per realized day
-    pred = ex.sources["predicted"].data
-    day = pd.Timestamp("2025-12-20", tz="UTC")
-    i = list(realized.index).index(day)
-    want = hm.liquidated.loc[day : day + pd.Timedelta("23h59min"), "long_usd"].sum()
-    assert pred["long_usd"][i] == pytest.approx(want, rel=1e-12)
-    assert list(ex.sources["realized"].data["long_usd"]) == realized["long_usd"].tolist()
-    # the panel spans the realized days, each series on an axis that fits it
-    from liqtools.plotting.figures import liquidations_ranges
-
-    liq_fig = ex.figure.children[1]
-    assert liq_fig.x_range.start < realized.index[0].value / 1e6 < realized.index[-1].value / 1e6 < liq_fig.x_range.end
-    assert liq_fig.x_range.end < to_ms_last(sample)
-    want = liquidations_ranges({"predicted": dict(pred), "realized": dict(ex.sources["realized"].data)})
-    assert (liq_fig.y_range.start, liq_fig.y_range.end) == want["model"]
-    assert (liq_fig.extra_y_ranges["realized"].start, liq_fig.extra_y_ranges["realized"].end) == want["realized"]
 
 
 def test_cascade_explorer_from_levels_and_df(sample):
@@ -238,48 +195,6 @@ def test_momentum_explorer(sample):
     assert ex.controls["band"].value == (int(same.index[0]) if len(same) else -1)
     check(v2.clusters.iloc[[ex.controls["band"].value]] if ex.controls["band"].value >= 0 else v2.clusters, 4)
     assert "Hindsight" in ex.readout_lines[-1]
-
-
-def test_heatmap_colour_scale_and_saturation(sample):
-    ex = HeatmapExplorer(sample)
-    total = ex.hm.long + ex.hm.short
-    positive = total[total > 0]
-    assert ex.mapper.high == pytest.approx(np.percentile(positive, 99.5))
-    shown = lambda: {n for n, m in ex._scale_models.items() if m.visible}
-    img = ex.sources["heatmap_image"].data
-    palette = np.array([int(c[1:], 16) for c in Inferno256])  # 0xRRGGBB
-
-    def colours(rgba):  # the picture's pixels as palette positions (RGBA words: R is the low byte)
-        rgb = ((rgba & 0xFF) << 16) | (rgba & 0xFF00) | ((rgba >> 16) & 0xFF)
-        assert ((rgba >> 24) == 255).all()
-        return np.searchsorted(np.sort(palette), rgb), np.argsort(palette)
-
-    def palette_index(rgba):
-        pos, order = colours(np.asarray(rgba, dtype=np.int64))
-        return order[pos]
-
-    assert shown() == {"heatmap_colorbar"}
-    high = ex.mapper.high
-    expected = np.clip(np.floor(256 * total.T / high), 0, 255)
-    np.testing.assert_array_equal(palette_index(img["image"][0]), expected)  # linear from 0 to the 99.5th pct
-    ex.update(color_scale="log", saturation=95.0)
-    assert shown() == {"heatmap_log_colorbar"}
-    assert ex.log_mapper.high == ex.mapper.high == pytest.approx(np.percentile(positive, 95))
-    assert ex.log_mapper.low == pytest.approx(ex.log_mapper.high / 1000)
-    def log_index(high):  # three decades below the top
-        return np.clip(np.floor(256 * np.log(np.maximum(total.T, high / 1000) / (high / 1000)) / np.log(1000)), 0, 255)
-
-    np.testing.assert_array_equal(palette_index(img["image"][0]), log_index(ex.mapper.high))
-    assert (palette_index(img["image"][0]) == 255).sum() > (total >= positive.max()).sum()  # the hottest 5% saturate
-    ex.controls["saturation"].value = 100.0
-    assert ex.mapper.high == pytest.approx(positive.max())
-    np.testing.assert_array_equal(palette_index(img["image"][0]), log_index(positive.max()))
-    # tooltips read longs and shorts per cell, in USD, of the picture's version (a colour change keeps it)
-    cells = ex.sources["heatmap_cells"].data
-    np.testing.assert_array_equal(cells["long"][0], ex.hm.long.T.astype(np.float32))
-    np.testing.assert_array_equal(cells["short"][0], ex.hm.short.T.astype(np.float32))
-    assert cells["version"] == img["version"] == [0]
-    assert "LeverageProfile(" not in ex.readout.value and "leverage mix 5x 10%" in ex.readout.value
 
 
 def test_map_opens_framed_and_fits_both_curves(sample):
@@ -445,14 +360,6 @@ def test_predicted_per_period_whatever_the_time_unit(sample):
     assert np.asarray(ns).sum() > 0
 
 
-def test_heatmap_columns_start_at_their_candle_close(sample):
-    hm = lt.liquidation_heatmap(sample, every=24)
-    img = heatmap_data(hm, sample)["heatmap_image"]
-    close_of_first = pd.Timestamp(hm.times[0]) + pd.Timedelta("1h")
-    assert img["x"][0] == close_of_first.value / 1e6  # ms
-    assert img["dw"][0] == 24 * 3_600_000 * len(hm.times)
-
-
 def test_voila_page_carries_bokehjs_once(monkeypatch):
     import bokeh.io.notebook as nb
     from bokeh.resources import Resources
@@ -467,93 +374,3 @@ def test_voila_page_carries_bokehjs_once(monkeypatch):
     assert len(loads) == 1 and nb.LOAD_MIME_TYPE not in loads[0]  # the copy Voila runs, once
     assert len(loads[0][nb.JS_MIME_TYPE]) < 2_500_000  # core, widgets and tables only: no MathJax or WebGL bundles
     assert nb.publish_display_data is recorder  # put back
-
-
-def test_the_page_is_told_not_to_echo_the_kernels_changes(sample):
-    from bokeh.plotting import figure
-
-    from liqtools.widgets._echo import drop_echoes
-
-    fig = figure()
-    assert drop_echoes(drop_echoes(fig)) is fig  # idempotent: one callback on the figure's new document
-    (callback,) = fig.document.callbacks.js_event_callbacks["document_ready"]
-    assert "event.sync === false" in callback.code and callback.args["root"] is fig
-    other = figure()
-    doc = Document()
-    doc.add_root(other)
-    drop_echoes(other)
-    assert other.document is doc and len(doc.callbacks.js_event_callbacks["document_ready"]) == 1
-    ex = MapExplorer(sample)
-    _ = ex.widget  # the BokehModel wraps a figure whose document carries the callback
-    assert len(ex.figure.document.callbacks.js_event_callbacks["document_ready"]) == 1
-
-
-def test_one_refresh_reaches_the_page_as_one_patch(sample):
-    import json
-
-    from liqtools.widgets._batch import BatchedBokehModel
-
-    ex = HeatmapExplorer(sample)
-    _ = ex.widget
-    model = ex._bokeh_model
-    assert isinstance(model, BatchedBokehModel)
-    sent = []
-    model.send = lambda content, buffers=None: sent.append(content)
-
-    def patches():
-        return [json.loads(m["payload"]) for m in sent if "payload" in m and '"events"' in m["payload"]]
-
-    ex.controls["w100x"].value = 5  # the heatmap, colour bars, bars, ranges and side map: one patch
-    patch, cells = patches()  # then the tooltip's cells, which the page does not draw
-    changed = {e.get("attr") for e in patch["events"]}
-    assert len(patch["events"]) >= 5 and "data" in changed and {"low", "high"} <= changed
-    ids = {name: ex.sources[name].id for name in ("heatmap_image", "heatmap_cells")}
-    assert ids["heatmap_image"] in json.dumps(patch) and ids["heatmap_cells"] not in json.dumps(patch)
-    assert [e["model"]["id"] for e in cells["events"]] == [ids["heatmap_cells"]]
-    sent.clear()
-    ex.sources["side_price"].data = {"x": [1.0]}  # outside a refresh: sent at once, as before
-    ex.sources["heatmap_time"].data = {"x": [2.0]}
-    assert len(patches()) == 2
-    sent.clear()
-    with pytest.raises(RuntimeError), model.batch():
-        ex.sources["side_price"].data = {"x": [3.0]}
-        raise RuntimeError("a failing refresh still shows what changed")
-    assert len(patches()) == 1
-
-
-def test_a_batch_never_sends_streamed_rows_twice_nor_holds_another_threads_changes(sample):
-    import json
-    import threading
-
-    from bokeh.models import ColumnDataSource
-    from bokeh.plotting import figure
-
-    from liqtools.widgets._batch import BatchedBokehModel
-
-    fig = figure()
-    src = ColumnDataSource({"x": [0.0]})
-    fig.scatter("x", "x", source=src)
-    model = BatchedBokehModel(fig)
-    sent = []
-    model.send = lambda content, buffers=None: sent.append(content)
-
-    def events():
-        return [e for m in sent if "payload" in m and '"events"' in m["payload"] for e in json.loads(m["payload"])["events"]]
-
-    with model.batch():
-        src.data = {"x": [1.0, 2.0, 3.0]}
-        src.stream({"x": [4.0]})  # already in the data the batch sends at its end
-    (event,) = events()
-    assert event["kind"] == "ColumnDataChanged" and "ColumnsStreamed" not in json.dumps(sent)
-    sent.clear()
-    with model.batch():
-        src.stream({"x": [5.0]})  # no whole-data change pending: the stream is sent
-    assert [e["kind"] for e in events()] == ["ColumnsStreamed"]
-    sent.clear()
-    with model.batch():
-        src.data = {"x": [6.0]}
-        other = threading.Thread(target=lambda: src.stream({"x": [7.0]}))  # a poller's change: sent at once
-        other.start()
-        other.join()
-        assert [e["kind"] for e in events()] == ["ColumnsStreamed"]
-    assert [e["kind"] for e in events()] == ["ColumnsStreamed", "ColumnDataChanged"]

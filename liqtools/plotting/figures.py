@@ -29,17 +29,8 @@ from bokeh.plotting import figure
 
 from liqtools.analysis.cascade import CascadeResult
 from liqtools.analysis.momentum import EventStudy
-from liqtools.plotting.maps import (
-    heatmap_cells,
-    heatmap_color_high,
-    heatmap_data,
-    heatmap_figure,
-    heatmap_rgba,
-    map_data,
-    map_figure,
-    map_side_figure,
-    to_ms,
-)
+from liqtools.plotting.heatmap_time import heatmap_cells, heatmap_color_high, heatmap_data, heatmap_figure, heatmap_rgba
+from liqtools.plotting.maps import map_data, map_figure, map_side_figure, to_ms
 from liqtools.plotting.theme import (
     LONG_COLOR,
     PRICE_COLOR,

@@ -183,16 +183,16 @@ class Explorer:
     def _one_patch(self) -> Iterator[None]:
         """What the plots' sources and models change in this block reaches the page as one patch, drawn once;
         what :meth:`_after_patch` set aside then follows as a second one."""
-        batch = getattr(self._bokeh_model, "batch", None)
+        batch = getattr(self._bokeh_model, "batch", contextlib.nullcontext)  # not shown yet: nothing to batch
         self._patch_depth += 1
         try:
-            with batch() if batch is not None else contextlib.nullcontext():
+            with batch():
                 yield
         finally:
             self._patch_depth -= 1
             if self._patch_depth == 0 and self._later:  # also after a failed refresh: what was sent gets its data
                 later, self._later = self._later, []
-                with batch() if batch is not None else contextlib.nullcontext():
+                with batch():
                     for fn in later:
                         try:
                             fn()

@@ -26,7 +26,7 @@ from liqtools.plotting.figures import (
     map_side_figure,
     to_ms,
 )
-from liqtools.plotting.maps import SATURATION_CHOICES
+from liqtools.plotting.heatmap_time import SATURATION_CHOICES
 from liqtools.plotting.theme import price_text, profile_text, usd
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
