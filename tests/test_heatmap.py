@@ -251,7 +251,7 @@ def test_oversized_snapshot_matrices_are_refused_with_advice():
 
 
 def test_first_at_or_below_is_exact_at_float32_rounding():
-    # thresholds a hair below / at / above values: the float32 table must never change an answer
+    # thresholds a hair below / at / above values (ties included): the answer is exact
     rng = np.random.default_rng(1)
     for _ in range(50):
         n = int(rng.integers(1, 200))

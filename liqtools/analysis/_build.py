@@ -1,6 +1,6 @@
 """Every level the OI-delta model creates, with its whole life found at creation (private to the heatmap).
 
-A level's consumption candle is the first crossing after it (a sparse table of running extremes); its
+A level's consumption candle is the first crossing after it (one compiled pass over the candles); its
 value is its opening notional times its class's cumulative closing factor (a cumulative sum of logs),
 times ``1 - share`` after a near-liquidation cut. Complete closings (factor 0, or below exp(-700)) end
 the levels alive at that candle instead of entering the logs, so no value ever becomes 0/0 or NaN.
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from liqtools.analysis._numeric import first_at_or_below, sparse_table_buffer
+from liqtools.analysis._numeric import first_at_or_below
 from liqtools.analysis.ingredients import (
     MAX_LEVERAGE,
     RESET_NATS,
@@ -171,13 +171,12 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
         if opts.entry == "path":
             r_min, r_max = r_min[keep[: len(keep) // 2]], r_max[keep[len(keep) // 2 :]]
 
-    # first crossing after creation (beyond the margin); one sparse-table buffer serves both sides
+    # first crossing after creation (beyond the margin)
     m = float(opts.consume_margin)
     thr_long, thr_short = price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)
-    table = sparse_table_buffer(n)
     consumed = np.empty(len(price_all), dtype=np.int64)
-    consumed[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, thr_long, table=table)
-    consumed[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -thr_short, table=table)
+    consumed[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, thr_long)
+    consumed[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -thr_short)
     if opts.entry == "path":
         # a level the rest of its own candle's path crosses is liquidated in that candle
         same = np.concatenate([r_min <= thr_long, r_max >= thr_short])
@@ -186,12 +185,11 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     if opts.near_cut is not None:
         dist, cut_share = float(opts.near_cut[0]), float(opts.near_cut[1])
         cut_at = np.empty(len(price_all), dtype=np.int64)
-        cut_at[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, price_all[:n_long] * (1.0 + dist), table=table)
-        cut_at[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -price_all[n_long:] * (1.0 - dist), table=table)
+        cut_at[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, price_all[:n_long] * (1.0 + dist))
+        cut_at[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -price_all[n_long:] * (1.0 - dist))
         cut_at = np.where(cut_at < consumed, cut_at, n)  # an approach that liquidates is no cut
-    del table
 
-    cls = np.zeros(len(price_all), dtype=np.int64)
+    cls = np.broadcast_to(np.int64(0), (len(price_all),))  # one class: no memory behind it
     classes = opts.classes
     if len(classes) > 1:
         shares = np.array([s for s, _ in classes])
@@ -208,7 +206,7 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
             created_all, consumed, cls = created_all[nz], consumed[nz], cls[nz]
             tier = tier[nz] if tier is not None else None
             cut_at = cut_at[nz] if cut_at is not None else None
-    end = consumed.copy()
+    end = consumed.copy() if any(len(r) for r in resets) else consumed  # the same array until something else ends a level
     for j, r in enumerate(resets):
         if len(r):
             mine = cls == j

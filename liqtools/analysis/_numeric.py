@@ -1,4 +1,4 @@
-"""Vectorised kernels behind the heatmap: first-crossing search and span sums with decay.
+"""The heatmap's numeric core: first-crossing search and span sums with decay (checked wrappers of the compiled loops).
 
 Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
 """
@@ -6,54 +6,40 @@ Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    from liqtools.analysis._build import Levels
+
+from liqtools.analysis._kernels import bins as bins_kernel
+from liqtools.analysis._kernels import finish_rows, first_at_or_below_sorted, span_scatter
+from liqtools.analysis._kernels import liquidated_per_candle as liquidated_kernel
+
 # Exponents of exp() stay within this many nats inside one epoch (exp(600) ~ 1e260 < float64 max).
 _EPOCH_NATS = 600.0
-# Matrices of at least this many cells (32 MB of float64) are finished row by row (_finish_rows).
-_ROW_LOOP_CELLS = 1 << 22
 
 
-def sparse_table_buffer(n: int) -> NDArray[np.float64]:
-    """Memory for :func:`first_at_or_below`'s table over ``n`` values (reusable across calls)."""
-    return np.empty((max(int(np.log2(n)) + 1, 1) if n else 1, n + 1))
-
-
-def first_at_or_below(
-    x: NDArray[np.float64],
-    start: NDArray[np.int64],
-    threshold: NDArray[np.float64],
-    *,
-    table: NDArray[np.float64] | None = None,
-) -> NDArray[np.int64]:
+def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64]) -> NDArray[np.int64]:
     """For each query k, the first index ``j >= start[k]`` with ``x[j] <= threshold[k]``; ``len(x)`` if none.
 
-    A sparse table of window minima (``table[k][p] = min x[p : p + 2**k]``) lets every query descend
-    the powers of two once: O((n + queries) log n) work, all in numpy, instead of rescanning candles.
-    ``table`` may be a buffer from :func:`sparse_table_buffer` to reuse between calls.
+    One compiled pass from the end (:func:`~liqtools.analysis._kernels.first_at_or_below_sorted`): O(n +
+    queries * log(distance)) with no table in memory. Queries whose starts are not in order are sorted first.
+
+    >>> first_at_or_below(np.array([5.0, 3.0, 4.0, 1.0]), np.array([0, 2, 3]), np.array([3.5, 3.5, 0.5]))
+    array([1, 3, 4])
     """
-    n = len(x)
-    pos = np.minimum(np.asarray(start, dtype=np.int64), n)
-    if n == 0 or len(pos) == 0:
-        return np.full(len(pos), n, dtype=np.int64)
-    levels = int(np.log2(n)) + 1
-    if table is None or table.shape != (levels, n + 1):
-        table = sparse_table_buffer(n)
-    table[0, :n] = x
-    table[:, n] = np.inf
-    for k in range(1, levels):
-        half = 1 << (k - 1)
-        prev, cur = table[k - 1], table[k]
-        np.minimum(prev[: n + 1 - half], prev[half:], out=cur[: n + 1 - half])
-        cur[n + 1 - half :] = prev[n + 1 - half :]  # windows running past the end
-    thr = np.asarray(threshold, dtype=np.float64)
-    for k in range(levels - 1, -1, -1):
-        no_hit = table[k].take(pos) > thr
-        pos += no_hit.astype(np.int64) << k
-        np.minimum(pos, n, out=pos)
-    return pos
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    pos = np.ascontiguousarray(start, dtype=np.int64)
+    thr = np.ascontiguousarray(threshold, dtype=np.float64)
+    out = np.empty(len(pos), dtype=np.int64)
+    if not first_at_or_below_sorted(x, pos, thr, out):
+        order = np.argsort(pos, kind="stable")
+        first_at_or_below_sorted(x, pos[order], thr[order], out)
+        out[order] = out.copy()
+    return out
 
 
 def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = None) -> list[tuple[int, int]]:
@@ -71,68 +57,67 @@ def _epochs(row_log: NDArray[np.float64], breaks: NDArray[np.int64] | None = Non
     return list(itertools.pairwise(bounds))
 
 
-def _finish_rows(m: NDArray[np.float64], factor: NDArray[np.float64]) -> None:
-    """In place: cumulative sums down the rows, each row times its ``factor``, clipped at 0 (a cell emptied by
-    exits keeps at most a rounding residue >= 0). Large wide arrays go row by row with the running sum kept
-    apart, so the matrix is read and written once (the row loop beats three whole-matrix passes and
-    np.cumsum(axis=0) once the matrix outgrows the caches); small ones (a widget's picture) in three passes,
-    without a Python loop over rows. The arithmetic is the same either way."""
-    if m.shape[1] < 64 or m.size < _ROW_LOOP_CELLS:
-        np.cumsum(m, axis=0, out=m)
-        m *= factor[:, None]
-        np.maximum(m, 0.0, out=m)
-        return
-    carry = m[0].copy()
-    for r in range(m.shape[0]):
-        if r:
-            np.add(carry, m[r], out=carry)
-        np.multiply(carry, factor[r], out=m[r])
-        np.maximum(m[r], 0.0, out=m[r])
-
-
 def span_sum(
-    row_a: NDArray[np.int64],
-    row_b: NDArray[np.int64],
-    col: NDArray[np.int64],
-    n0: NDArray[np.float64],
-    log_created: NDArray[np.float64],
+    start: NDArray[np.int64],
+    stop: NDArray[np.int64],
+    col: NDArray[np.int32],
+    is_long: NDArray[np.bool_],
+    value: NDArray[np.float64],
+    created: NDArray[np.int64],
+    log_j: NDArray[np.float64],
     row_log: NDArray[np.float64],
     n_cols: int,
+    *,
+    every: int = 1,
+    cls: NDArray[np.int64] | None = None,
+    j: int = -1,
     breaks: NDArray[np.int64] | None = None,
 ) -> NDArray[np.float64]:
-    """``out[r, c] = sum of n0 * exp(row_log[r] - log_created)`` over items with ``row_a <= r < row_b``, ``col == c``.
+    """``out[s, r, c] = sum of value * exp(row_log[r] - log_j[created])`` over the pieces of side ``s`` (0 long,
+    1 short) with ``col == c`` (every piece when ``col`` has length 1) and ``start // every <= r < stop //
+    every`` (only those of class ``j`` when ``cls`` is given).
 
-    ``row_log`` must be non-increasing (log of the cumulative closing factor). Difference arrays and one
-    cumulative sum per epoch make this O(items + rows * n_cols). A cell that all its items have left
-    holds a rounding residue of order 1e-16 times the notional that passed through it (clipped at 0),
-    except after a row in ``breaks`` (rows where every earlier item has ended), where the sums restart.
+    ``row_log`` must be non-increasing (the class's cumulative log closing factor at each row). Difference
+    arrays and one cumulative sum per epoch make this O(pieces + rows * n_cols), each a compiled pass
+    (:mod:`liqtools.analysis._kernels`). A cell that all its pieces have left holds a rounding residue of
+    order 1e-16 times the notional that passed through it (clipped at 0), except after a row in ``breaks``
+    (rows where every earlier piece has ended), where the sums restart.
     """
-    n_rows = len(row_log)
-    live = row_a < row_b
-    if not live.any() or n_rows == 0:
-        return np.zeros((n_rows, n_cols))
-    if not live.all():
-        row_a, row_b, col = row_a[live], row_b[live], col[live]
-        n0, log_created = n0[live], log_created[live]
-    pieces = []
+    out = np.zeros((2, len(row_log), n_cols))
+    if len(value) == 0:
+        return out
+    which = np.zeros(1, dtype=np.int64) if cls is None else cls
+    starts = set() if breaks is None else {int(b) for b in breaks}
     for e0, e1 in _epochs(row_log, breaks):
-        sel = (row_a < e1) & (row_b > e0)
-        if not sel.any():  # nothing alive in this epoch (e.g. after open interest collapsed)
-            pieces.append(np.zeros((e1 - e0, n_cols)))
-            continue
-        if not sel.all():
-            a, b, c, w0, lc = row_a[sel], row_b[sel], col[sel], n0[sel], log_created[sel]
-        else:
-            a, b, c, w0, lc = row_a, row_b, col, n0, log_created
-        base = row_log[e0]
-        rows = e1 - e0
-        size = rows * n_cols
-        w = w0 * np.exp(base - lc)
-        start = (np.maximum(a, e0) - e0) * n_cols + c
-        ends = b < e1
-        stop = (b[ends] - e0) * n_cols + c[ends]
-        counts = np.bincount(np.concatenate([start, stop]), weights=np.concatenate([w, -w[ends]]), minlength=size)
-        acc: NDArray[np.float64] = counts.astype(np.float64, copy=False).reshape(rows, n_cols)
-        _finish_rows(acc, np.exp(row_log[e0:e1] - base))
-        pieces.append(acc)
-    return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        base = float(row_log[e0])
+        part = out[:, e0:e1]
+        # the pieces in rows e0..e1-1 were created before candle e1 * every, and after e0 * every when a
+        # complete closing starts the epoch (the kernel computes any other piece's factor itself)
+        c0, c1 = (e0 * every if e0 in starts else 0), min(len(log_j), e1 * every)
+        scale = np.exp(base - log_j[c0:c1])
+        span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0)
+        factor = np.exp(row_log[e0:e1] - base)
+        for side in part:
+            finish_rows(side, factor)
+    return out
+
+
+def bins(price: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int32]:
+    """Bin of each price under half-open bins ``[edges[j], edges[j+1])`` of equal width (from
+    :func:`~liqtools.analysis.bins.make_edges`), -1 below and ``n_bins`` above the range, as
+    :func:`~liqtools.analysis.bins.bin_index` gives them, in one compiled pass and 32-bit.
+
+    >>> bins(np.array([5.0, 15.0, 25.0, 35.0]), np.array([10.0, 20.0, 30.0]))
+    array([-1,  0,  1,  2], dtype=int32)
+    """
+    out = np.empty(len(price), dtype=np.int32)
+    return bins_kernel(np.ascontiguousarray(price, dtype=np.float64), np.ascontiguousarray(edges, dtype=np.float64), out)
+
+
+def liquidated_per_candle(lv: Levels, log_factor: NDArray[np.float64]) -> NDArray[np.float64]:
+    """USD liquidated per candle ``(2, n)``, longs then shorts: each liquidated level at its value before its
+    consumption candle's closing step (:meth:`Levels.liquidated_value`, summed in one compiled pass)."""
+    out = np.zeros((2, lv.n_candles))
+    cls = lv.cls if log_factor.shape[0] > 1 else np.zeros(1, dtype=np.int64)
+    cut = lv.cut_at if lv.cut_at is not None else np.zeros(0, dtype=np.int64)
+    return liquidated_kernel(lv.created, lv.consumed, lv.end, lv.notional, lv.is_long, cls, np.ascontiguousarray(log_factor), cut, float(lv.cut_share), out)

@@ -9,9 +9,11 @@ dOI_i = oi_i - oi_{i-1}:
    (dOI_i * b_i * w_k) at its liquidation prices;
 4. snapshot: active levels binned by price.
 
-The implementation never loops over candles: a level's whole life is known when it is created (its
-consumption candle is the first crossing after it, found with a sparse table of running extremes) and
-closing is a cumulative product, so the snapshots are difference arrays summed once.
+The implementation never steps the model candle by candle: a level's whole life is known when it is
+created (its consumption candle is the first crossing after it, found in one pass over the candles with a
+stack of running extremes) and closing is a cumulative product, so the snapshots are difference arrays
+summed once. The passes over levels and snapshot cells are compiled loops (numba,
+:mod:`liqtools.analysis._kernels`).
 
 Options beyond docs/model.md, all off by default (the defaults are docs/model.md exactly; their precise order
 within a candle is in :mod:`liqtools.analysis.ingredients`): ``half_life`` and ``half_life_mix``
@@ -35,7 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
-from liqtools.analysis._numeric import span_sum
+from liqtools.analysis._numeric import bins, liquidated_per_candle, span_sum
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
 from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
@@ -71,23 +73,23 @@ def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np
     )
 
 
-def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int64], n_cols: int, rows: NDArray[np.int64] | None, every: int) -> NDArray[np.float64]:
-    """Summed value per row and column of the pieces of :func:`_spans` (rows: snapshot candles, or every candle).
-
-    The pieces outside the columns or alive in no row are dropped in one selection before the sums (a
-    piece's rows are ``start // every`` up to ``stop // every``)."""
+def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int32], n_cols: int, rows: NDArray[np.int64] | None, every: int) -> NDArray[np.float64]:
+    """Summed value per side (0 long, 1 short), row and column of the pieces of :func:`_spans` (rows:
+    snapshot candles, or every candle); pieces with ``col`` outside ``0 .. n_cols - 1`` are left out, and a
+    ``col`` of length 1 puts them all in that column."""
     start, stop, value, which = _spans(lv)
-    cls, created = (lv.cls, lv.created) if which is None else (lv.cls[which], lv.created[which])
+    cls, created, is_long = (lv.cls, lv.created, lv.is_long) if which is None else (lv.cls[which], lv.created[which], lv.is_long[which])
     if which is not None and len(col) == len(lv.created):
         col = col[which]
-    row_a, row_b = (start, stop) if every == 1 else (start // every, stop // every)
-    keep = (col >= 0) & (col < n_cols) & (row_a < row_b)
+    n_classes = log_factor.shape[0]
     out = None
-    for j in range(log_factor.shape[0]):
-        m = keep & (cls == j) if log_factor.shape[0] > 1 else keep
+    for j in range(n_classes):
         row_log = log_factor[j] if rows is None else log_factor[j, rows]
         breaks = lv.resets[j] // every  # the row of a complete closing has nothing older left in it
-        part = span_sum(row_a[m], row_b[m], col[m], value[m], log_factor[j, created[m]], row_log, n_cols, breaks)
+        part = span_sum(
+            start, stop, col, is_long, value, created, log_factor[j], row_log, n_cols,
+            every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks,
+        )
         out = part if out is None else out + part
     assert out is not None
     return out
@@ -262,17 +264,13 @@ def liquidation_heatmap(
     n = len(df)
     low, high, close = df["low"].to_numpy(), df["high"].to_numpy(), df["close"].to_numpy()
     levels, log_factor, series = model_levels(df, profile, opts)
-    is_long = levels.is_long
 
     # liquidated per candle: value at the consumption candle, before its closing step
-    hit, value_hit = levels.liquidated_value(log_factor)
-    liq = np.zeros((2, n))
-    for s, side in enumerate((is_long[hit], ~is_long[hit])):
-        liq[s] = np.bincount(levels.consumed[hit][side], weights=value_hit[side], minlength=n)[:n]
+    liq = liquidated_per_candle(levels, log_factor)
     liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
 
     # active notional per candle (1 column per side); closed = what the accounting leaves
-    active = _span_sums(levels, log_factor, (~is_long).astype(np.int64), 2, None, 1)
+    active = _span_sums(levels, log_factor, np.zeros(1, dtype=np.int32), 1, None, 1)[:, :, 0].T
     new_oi = series["new_oi"]
     opened = np.stack([new_oi * series["a"], new_oi * series["b"]], axis=1)
     before = np.vstack([np.zeros((1, 2)), active[:-1]]) + opened - liq.T
@@ -305,10 +303,7 @@ def liquidation_heatmap(
             f"raise every= (e.g. every={max(2, -(-n_snap * n_bins // 50_000_000) * every)}) or bin_size="
         )
     snap_candles = np.arange(1, n_snap + 1) * every - 1
-    col = bin_index(levels.price, edges)
-    matrices = [
-        _span_sums(levels, log_factor, np.where(side, col, -1), n_bins, snap_candles, every) for side in (is_long, ~is_long)
-    ]
+    matrices = _span_sums(levels, log_factor, bins(levels.price, edges), n_bins, snap_candles, every)
     return Heatmap(
         times=df.index[snap_candles],
         edges=edges,

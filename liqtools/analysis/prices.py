@@ -103,11 +103,18 @@ def liquidation_price(
             raise DataError("notional must be > 0 and finite")
         per_unit = cum * entry_a / notional_a  # cum / Q with Q = notional / entry
     else:
-        per_unit = np.zeros_like(entry_a)
+        per_unit = np.zeros(())  # adding or taking 0.0 leaves every price as it is
     with np.errstate(over="ignore", invalid="ignore"):
-        long_q = (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
-        short_q = (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)
-    out = np.where(is_long, long_q, short_q)
+        if np.ndim(is_long) == 0:  # one side: only its formula
+            out = (
+                (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
+                if is_long
+                else (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)
+            )
+        else:
+            long_q = (entry_a * (1.0 - 1.0 / lev) - per_unit) / (1.0 - mmr_a)
+            short_q = (entry_a * (1.0 + 1.0 / lev) + per_unit) / (1.0 + mmr_a)
+            out = np.where(is_long, long_q, short_q)
     bad = ~(np.isfinite(out) & (out >= 0))  # 0: a 1x long is never liquidated
     if np.any(bad):
         first = np.broadcast_to(out, bad.shape)[bad].ravel()[0]

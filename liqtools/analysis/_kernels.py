@@ -1,0 +1,159 @@
+"""Compiled loops behind the heatmap (numba): first crossings, span sums and liquidated value per candle.
+
+Each is one pass where numpy needs several passes and level-sized temporaries; on a year of 1-minute
+candles (2.6 million levels) that memory traffic was most of the heatmap's time (docs/speed.md). The
+wrappers in :mod:`liqtools.analysis._numeric` check and convert their inputs; these functions trust them.
+Compiled on first use and cached on disk by numba (``cache=True``), so only the first run after an
+install pays the compilation.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(cache=True, nogil=True)
+
+
+@_jit
+def first_at_or_below_sorted(x, start, threshold, out):  # type: ignore[no-untyped-def]
+    """``out[k]`` = the first ``j >= start[k]`` with ``x[j] <= threshold[k]``, ``len(x)`` if none. Returns
+    False (and leaves ``out`` unfinished) unless ``start`` is non-decreasing.
+
+    The queries are answered from the last one back while the candles are pushed from the end onto a
+    stack of running-minimum records (each candle pushed and popped once): seen from ``p``, the records
+    are the candles lower than every candle between ``p`` and them, the only possible answers, and their
+    values fall from the top of the stack down. A query finds the topmost record at or below its
+    threshold by galloping down from the top (near crossings are found in a few steps) then bisecting.
+    """
+    n = len(x)
+    at = np.empty(n + 1, np.int64)  # the records' candles, bottom first
+    val = np.empty(n + 1, np.float64)  # and their values, rising towards the top
+    top = 0  # entries in the stack
+    p = n
+    for k in range(len(start) - 1, -1, -1):
+        s = min(start[k], n)
+        if k > 0 and start[k - 1] > start[k]:
+            return False
+        while p > s:
+            p -= 1
+            v = x[p]
+            while top > 0 and val[top - 1] >= v:
+                top -= 1
+            at[top] = p
+            val[top] = v
+            top += 1
+        t = threshold[k]
+        if top == 0 or val[0] > t:
+            out[k] = n
+            continue
+        hi = top - 1
+        if val[hi] <= t:
+            out[k] = at[hi]
+            continue
+        # val[hi] > t >= val[0]: gallop down to a record at or below t, then bisect
+        step = 1
+        lo = hi - step
+        while lo > 0 and val[lo] > t:
+            hi = lo
+            step *= 2
+            lo = hi - step
+        lo = max(lo, 0)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if val[mid] <= t:
+                lo = mid
+            else:
+                hi = mid
+        out[k] = at[lo]
+    return True
+
+
+@_jit
+def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls, j, log_j, base, scale, c0):  # type: ignore[no-untyped-def]
+    """Add the pieces of class ``j`` (all pieces when ``j < 0``) to the difference arrays ``out[0]`` (longs)
+    and ``out[1]`` (shorts), rows ``r0 ..`` of the result: a piece alive after candles ``start .. stop - 1``
+    lives in rows ``start // every .. stop // every - 1``; it enters at its first row in ``out`` with
+    ``value * exp(base - log_j[created])`` and leaves at ``stop // every`` if that row is in ``out``.
+    ``scale[k - c0]`` holds that exp for candles ``c0 .. c0 + len(scale) - 1`` (numpy's, computed once per
+    candle rather than per level). Pieces with ``col`` outside ``0 .. out.shape[2] - 1`` are skipped; a
+    ``col`` of length 1 puts every piece in that column."""
+    rows, n_cols = out.shape[1], out.shape[2]
+    r1 = r0 + rows
+    one_col = len(col) == 1
+    for i in range(len(value)):
+        c = col[0] if one_col else col[i]
+        if c < 0 or c >= n_cols or (j >= 0 and cls[i] != j):
+            continue
+        a = start[i] // every
+        b = stop[i] // every
+        if a >= b or a >= r1 or b <= r0:
+            continue
+        k = created[i] - c0
+        w = value[i] * (scale[k] if 0 <= k < len(scale) else np.exp(base - log_j[created[i]]))
+        side = 0 if is_long[i] else 1
+        out[side, max(a, r0) - r0, c] += w
+        if b < r1:
+            out[side, b - r0, c] -= w
+    return out
+
+
+@_jit
+def liquidated_per_candle(created, consumed, end, notional, is_long, cls, log_factor, cut_at, cut_share, out):  # type: ignore[no-untyped-def]
+    """``out[0 | 1, c]`` += each long | short level liquidated at candle ``c`` (``end == consumed < n``) at its
+    value before that candle's closing step: ``notional * exp(log_factor[cls, b] - log_factor[cls, k])``
+    with ``b = max(c - 1, k)`` (its own candle keeps the opening notional), times ``1 - cut_share`` once
+    cut (``cut_at <= b``; ``cut_at`` empty without near_cut); ``cls`` of length 1 means one class."""
+    n = out.shape[1]
+    one_class = len(cls) == 1
+    has_cut = len(cut_at) > 0
+    for i in range(len(notional)):
+        c = consumed[i]
+        if c >= n or end[i] != c:
+            continue
+        k = created[i]
+        b = max(c - 1, k)
+        j = 0 if one_class else cls[i]
+        v = notional[i] * np.exp(log_factor[j, b] - log_factor[j, k])
+        if has_cut and cut_at[i] <= b:
+            v = v * (1.0 - cut_share)
+        out[0 if is_long[i] else 1, c] += v
+    return out
+
+
+@_jit
+def finish_rows(out, factor):  # type: ignore[no-untyped-def]
+    """In place: cumulative sums down the rows, each row times its ``factor``, clipped at 0 (a cell emptied
+    by exits keeps at most a rounding residue >= 0)."""
+    rows, n_cols = out.shape
+    carry = np.zeros(n_cols)
+    for r in range(rows):
+        f = factor[r]
+        for c in range(n_cols):
+            carry[c] += out[r, c]
+            v = carry[c] * f
+            out[r, c] = max(0.0, v)
+    return out
+
+
+@_jit
+def bins(price, edges, out):  # type: ignore[no-untyped-def]
+    """``out[i]`` = bin of ``price[i]`` under half-open bins ``[edges[j], edges[j+1])`` of equal width, -1
+    below and ``len(edges) - 1`` above the range."""
+    n_bins = len(edges) - 1
+    lo, size = edges[0], edges[1] - edges[0]
+    for i in range(len(price)):
+        q = price[i]
+        if q < lo:
+            out[i] = -1
+            continue
+        if q >= edges[n_bins]:
+            out[i] = n_bins
+            continue
+        b = min(max(int(np.floor((q - lo) / size)), 0), n_bins - 1)
+        while b > 0 and q < edges[b]:  # exact with respect to the edges, whatever the division's rounding
+            b -= 1
+        while b < n_bins - 1 and q >= edges[b + 1]:
+            b += 1
+        out[i] = b
+    return out

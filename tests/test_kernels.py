@@ -1,0 +1,116 @@
+"""The compiled loops behind the heatmap (liqtools.analysis._kernels through their _numeric wrappers),
+each against a brute-force loop written from its contract."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liqtools.analysis._numeric import bins, first_at_or_below, span_sum
+from liqtools.analysis.bins import bin_index, make_edges
+
+
+def brute_first(x, start, thr):
+    n = len(x)
+    out = []
+    for s, t in zip(start, thr):
+        hits = [j for j in range(min(s, n), n) if x[j] <= t]
+        out.append(hits[0] if hits else n)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_first_crossing_with_ordered_starts_as_the_heatmap_asks(seed):
+    # the heatmap's queries: starts in order, several per candle, thresholds on both sides of the values
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    x = np.cumsum(rng.normal(size=n))
+    start = np.sort(rng.integers(0, n + 1, 500))
+    thr = x[np.minimum(start, n - 1)] + rng.normal(0, 3, 500)
+    thr[::7] = x[rng.integers(0, n, len(thr[::7]))]  # exact ties
+    assert np.array_equal(first_at_or_below(x, start, thr), brute_first(x, start, thr))
+
+
+def test_first_crossing_edge_cases():
+    x = np.array([3.0, 1.0, 2.0, 1.0, 0.5])
+    assert first_at_or_below(x, np.array([], dtype=np.int64), np.array([])).shape == (0,)
+    assert list(first_at_or_below(np.array([]), np.array([0, 0]), np.array([1.0, 2.0]))) == [0, 0]
+    # start past the end, a tie with the first record, never reached, an unsorted batch
+    got = first_at_or_below(x, np.array([9, 0, 0, 2, 1]), np.array([5.0, 3.0, 0.1, 1.0, 1.0]))
+    assert list(got) == [5, 0, 5, 3, 1]
+
+
+def test_bins_equal_bin_index_at_and_around_every_edge():
+    rng = np.random.default_rng(3)
+    for lo, hi, size in ((20_000.0, 200_000.0, 100.0), (0.1, 0.9, 0.0002), (1.0, 2.0, 0.3)):
+        edges = make_edges(lo, hi, size)
+        at = np.repeat(edges, 3) + np.tile([0.0, -1e-9 * size, 1e-9 * size], len(edges))
+        prices = np.concatenate([at, np.nextafter(edges, -np.inf), np.nextafter(edges, np.inf), rng.uniform(lo - size, hi + size, 5000)])
+        assert np.array_equal(bins(prices, edges), bin_index(prices, edges)), (lo, hi, size)
+
+
+def brute_span(start, stop, col, is_long, value, created, log_j, row_log, rows, n_cols, every, cls=None, j=0):
+    out = np.zeros((2, len(row_log), n_cols))
+    for i in range(len(value)):
+        c = col[0] if len(col) == 1 else col[i]
+        if not 0 <= c < n_cols or (cls is not None and cls[i] != j):
+            continue
+        for r in range(start[i] // every, min(stop[i] // every, len(row_log))):
+            out[0 if is_long[i] else 1, r, c] += value[i] * np.exp(row_log[r] - log_j[created[i]])
+    return out
+
+
+@pytest.mark.parametrize("every", [1, 3])
+@pytest.mark.parametrize("epoch_nats", [600.0, 0.5])
+def test_span_sum_equals_the_sum_over_rows(monkeypatch, every, epoch_nats):
+    from liqtools.analysis import _numeric
+
+    monkeypatch.setattr(_numeric, "_EPOCH_NATS", epoch_nats)  # 0.5: many epochs, pieces spanning several
+    rng = np.random.default_rng(int(epoch_nats) + every)
+    n, k, n_cols = 90, 400, 7
+    log_j = np.concatenate([[0.0], np.cumsum(-rng.exponential(0.05, n - 1))])
+    rows = np.arange(every - 1, n, every)
+    created = rng.integers(0, n, k)
+    stop = np.minimum(created + rng.integers(1, 60, k), n)
+    col = rng.integers(-1, n_cols + 1, k).astype(np.int32)  # some outside the columns
+    is_long, value, cls = rng.random(k) < 0.5, rng.uniform(1, 10, k), rng.integers(0, 2, k)
+    got = span_sum(created, stop, col, is_long, value, created, log_j, log_j[rows], n_cols, every=every, cls=cls, j=1)
+    want = brute_span(created, stop, col, is_long, value, created, log_j, log_j[rows], rows, n_cols, every, cls, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * value.sum())
+    # one column for all pieces (the heatmap's active notional per candle), every class
+    one = span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 1, every=every)
+    want = brute_span(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], rows, 1, every)
+    np.testing.assert_allclose(one, want, rtol=1e-12, atol=1e-12 * value.sum())
+
+
+def test_span_sum_restarts_after_a_break_and_ignores_empty_input():
+    # everything created before candle 4 ends there (a complete closing): rows from 4 on restart clean
+    log_j = np.array([0.0, -1.0, -2.0, -3.0, 0.0, -0.5, -1.0])
+    created, stop = np.array([0, 1, 4, 5]), np.array([4, 4, 7, 6])
+    value, col, is_long = np.array([1.0, 2.0, 3.0, 4.0]), np.zeros(4, np.int32), np.ones(4, bool)
+    got = span_sum(created, stop, col, is_long, value, created, log_j, log_j, 1, breaks=np.array([4]))
+    want = brute_span(created, stop, col, is_long, value, created, log_j, log_j, np.arange(7), 1, 1)
+    np.testing.assert_allclose(got, want, rtol=1e-14)
+    assert got[1, :, 0].sum() == 0 and got[0, 4:, 0].tolist() == pytest.approx([3.0, 3.0 * np.exp(-0.5) + 4.0, 3.0 * np.exp(-1.0)])
+    assert span_sum(created[:0], stop[:0], col[:0], is_long[:0], value[:0], created[:0], log_j, log_j, 2).shape == (2, 7, 2)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"half_life_mix": [(0.4, "6h"), (0.6, None)]}, {"near_cut": (0.01, 0.3)}, {"near_cut": (0.01, 1.0), "turnover": 0.01}],
+)
+def test_liquidated_per_candle_equals_the_levels_own_values(options):
+    from liqtools import load_sample
+    from liqtools.analysis._build import model_levels
+    from liqtools.analysis._numeric import liquidated_per_candle
+    from liqtools.analysis.ingredients import ModelOptions
+    from liqtools.analysis.profile import LeverageProfile
+    from liqtools.schema import validate_market
+
+    df = validate_market(load_sample())
+    lv, log_factor, _ = model_levels(df, LeverageProfile.default(), ModelOptions.build(**options))
+    hit, value = lv.liquidated_value(log_factor)
+    want = np.stack([np.bincount(lv.consumed[hit][side], value[side], len(df)) for side in (lv.is_long[hit], ~lv.is_long[hit])])
+    got = liquidated_per_candle(lv, log_factor)
+    assert want.sum() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-6)
