@@ -114,3 +114,14 @@ def test_liquidated_per_candle_equals_the_levels_own_values(options):
     got = liquidated_per_candle(lv, log_factor)
     assert want.sum() > 0
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-6)
+
+
+def test_nan_is_never_turned_into_a_number():
+    # unreachable from validated frames, but a NaN must surface as the numpy code gave it, not vanish
+    from liqtools.analysis._kernels import finish_rows
+
+    assert list(first_at_or_below(np.array([1.0, 2.0]), np.array([0, 0]), np.array([np.nan, 1.5]))) == [2, 0]
+    assert bins(np.array([np.nan, 15.0]), np.array([10.0, 20.0])).tolist() == [-1, 0]
+    m = np.array([[np.nan, -1.0], [1.0, 2.0]])
+    finish_rows(m, np.ones(2))
+    assert np.isnan(m[:, 0]).all() and m[:, 1].tolist() == [0.0, 1.0]

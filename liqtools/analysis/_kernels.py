@@ -44,7 +44,7 @@ def first_at_or_below_sorted(x, start, threshold, out):  # type: ignore[no-untyp
             val[top] = v
             top += 1
         t = threshold[k]
-        if top == 0 or val[0] > t:
+        if top == 0 or not val[0] <= t:  # none at or below (a NaN threshold: none either)
             out[k] = n
             continue
         hi = top - 1
@@ -132,7 +132,7 @@ def finish_rows(out, factor):  # type: ignore[no-untyped-def]
         for c in range(n_cols):
             carry[c] += out[r, c]
             v = carry[c] * f
-            out[r, c] = max(0.0, v)
+            out[r, c] = 0.0 if v < 0.0 else v  # noqa: FURB136 (a NaN stays NaN, as np.maximum keeps it)
     return out
 
 
@@ -144,7 +144,7 @@ def bins(price, edges, out):  # type: ignore[no-untyped-def]
     lo, size = edges[0], edges[1] - edges[0]
     for i in range(len(price)):
         q = price[i]
-        if q < lo:
+        if not q >= lo:  # below the range (a NaN price too, as bin_index gives it)
             out[i] = -1
             continue
         if q >= edges[n_bins]:

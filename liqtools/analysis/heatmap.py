@@ -90,7 +90,10 @@ def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int3
             start, stop, col, is_long, value, created, log_factor[j], row_log, n_cols,
             every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks,
         )
-        out = part if out is None else out + part
+        if out is None:
+            out = part
+        else:
+            out += part  # in place: a mix of classes holds two results at a time, not three
     assert out is not None
     return out
 
