@@ -4,6 +4,7 @@
     python benchmarks/bench_heatmap.py --quick    # smaller sizes, for a smoke run
     python benchmarks/bench_heatmap.py --options  # only the options' time ratios
     python benchmarks/bench_heatmap.py --year     # the year beside the numpy floor, as ratios (issue 16)
+    python benchmarks/bench_heatmap.py --breakdown  # where a later call on the year spends its time
 
 Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
 inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
@@ -204,6 +205,7 @@ def main() -> None:
     ap.add_argument("--options", action="store_true")
     ap.add_argument("--floor", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--year", action="store_true", help="only the year: its time and peak beside the numpy floor")
+    ap.add_argument("--breakdown", action="store_true", help="only the year: own time per function of a later call")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -213,6 +215,9 @@ def main() -> None:
         return
     if args.year:
         year_against_floor(52_560 if args.quick else 525_600)
+        return
+    if args.breakdown:
+        year_breakdown(52_560 if args.quick else 525_600)
         return
     if args.options:
         option_ratios(synthetic_minutes(4_320 if args.quick else 43_200))
@@ -272,6 +277,28 @@ def year_against_floor(n: int, runs: int = 5) -> None:
           f"  [system time {np.median(sys_later):.3f} s; runs {runs_text(later)}]")
     print(f"  peak memory (RSS)               : {peak:.2f} GB  (target <= 1.0 GB)")
     print(f"  once per process, before the first call: loading the compiled loops {np.median(load):.2f} s (a heatmap of the bundled sample)")
+
+
+def year_breakdown(n: int) -> None:
+    """Where a later call spends its time: cProfile's own time per function (the compiled loops each count as
+    one call), the largest first."""
+    import cProfile
+    import pstats
+
+    from liqtools import liquidation_heatmap
+
+    df = synthetic_minutes(n)
+    liquidation_heatmap(df, **OPTS)
+    prof = cProfile.Profile()
+    prof.enable()
+    liquidation_heatmap(df, **OPTS)
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in stats.values())
+    rows = sorted(((v[2], f"{os.path.basename(k[0])}:{k[2]}") for k, v in stats.items()), reverse=True)
+    print(f"a later call on the year ({n:,} candles), {total * 1e3:.0f} ms in all; own time per function:")
+    for own, name in rows[:12]:
+        print(f"  {own * 1e3:7.1f} ms  {name}")
 
 
 def _timed(fn, df) -> float:
