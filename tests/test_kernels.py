@@ -125,3 +125,29 @@ def test_nan_is_never_turned_into_a_number():
     m = np.array([[np.nan, -1.0], [1.0, 2.0]])
     finish_rows(m, np.ones(2))
     assert np.isnan(m[:, 0]).all() and m[:, 1].tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("split, weights", [("both", None), ("candle", {2: 0.0, 10: 0.6, 125: 0.4})])
+def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
+    # the default model's levels from one compiled pass equal numpy's broadcasts exactly, zero-notional
+    # levels (a zero weight, a candle's zero side share) left out alike
+    from liqtools import load_sample
+    from liqtools.analysis._build import _levels_by_arrays, _typical_levels
+    from liqtools.analysis.ingredients import ModelOptions, oi_changes, split_fractions
+    from liqtools.analysis.profile import LeverageProfile, as_profile
+    from liqtools.schema import validate_market
+
+    df = validate_market(load_sample())
+    profile = as_profile(weights) if weights else LeverageProfile.default()
+    opts = ModelOptions.build(split=split)
+    high, low, close = (df[c].to_numpy() for c in ("high", "low", "close"))
+    a, b = split_fractions(df, opts.split)
+    new_oi = np.maximum(oi_changes(df["oi_usd"].to_numpy())[0], 0.0)
+    opened = np.flatnonzero(new_oi > 0)
+    got = _typical_levels(high, low, close, opened, new_oi * a, new_oi * b, profile)
+    want = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, False)[:5]
+    assert got[4] == want[4] > 0  # as many longs
+    if weights:  # some levels had no notional
+        assert len(got[0]) < 2 * len(opened) * len(profile)
+    for g, w in zip(got[:4], want[:4]):
+        assert g.dtype == w.dtype and np.array_equal(g, w)

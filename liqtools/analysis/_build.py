@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from liqtools.analysis._kernels import typical_levels
 from liqtools.analysis._numeric import first_at_or_below
 from liqtools.analysis.ingredients import (
     MAX_LEVERAGE,
@@ -106,33 +107,27 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     return logs, resets
 
 
-def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions, *, with_tier: bool = False) -> tuple[Levels, NDArray[np.float64], dict[str, NDArray[np.float64]]]:
-    """Create every level and find its life: ``levels, log_factor (J, n), per-candle series``.
+def _typical_levels(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base_long: NDArray[np.float64], base_short: NDArray[np.float64], profile: LeverageProfile) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int]:
+    """docs/model.md's levels (entry at the typical price, the profile's tiers) in one compiled pass:
+    ``price, notional, created, is_long, n_long``, longs first, the same numbers as :func:`_levels_by_arrays`."""
+    lev, mmr = profile.leverages, profile.mmrs
+    up = np.stack([1.0 - 1.0 / lev, 1.0 + 1.0 / lev])
+    down = np.stack([1.0 - mmr, 1.0 + mmr])
+    size = 2 * len(opened) * len(lev)
+    price, notional = np.empty(size), np.empty(size)
+    created, is_long = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.bool_)
+    n_long, n = typical_levels(high, low, close, opened, base_long, base_short, up, down, profile.weights_array, price, notional, created, is_long)
+    if n < size:  # some had no notional (a zero weight or side share)
+        price, notional, created, is_long = price[:n].copy(), notional[:n].copy(), created[:n].copy(), is_long[:n].copy()
+    return price, notional, created, is_long, int(n_long)
 
-    ``df`` is already validated; the default options run exactly docs/model.md section 3.
-    """
-    n = len(df)
-    high, low, close = df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy()
-    if opts.price == "mark":
-        if "mark_high" in df and "mark_low" in df:
-            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
-        elif "mark_close" in df:
-            trig_high = trig_low = df["mark_close"].to_numpy()
-        else:
-            from liqtools.errors import DataError
 
-            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
-    else:
-        trig_high, trig_low = high, low
-    a, b = split_fractions(df, opts.split)
-    d_oi, prev, cur = oi_changes(df["oi_usd"].to_numpy())
-    turnover = turnover_usd(df, float(opts.turnover), prev, cur)
-    new_oi = np.maximum(d_oi, 0.0) + turnover
-    log_factor, resets = class_logs(df, opts, prev, cur, turnover)
-
-    opened = np.flatnonzero(new_oi > 0)
+def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeverageProfile, high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], with_tier: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int, NDArray[np.int64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
+    """Every level with the options the compiled pass does not cover (path entries, crowding, tiers kept):
+    ``price, notional, created, is_long, n_long, tier, rest_min, rest_max`` (the last two for path entries)."""
     lev_w = profile.weights_array
     n_tiers = len(lev_w)
+    r_min = r_max = None
     if opts.entry == "typical":
         points = ((high + low + close) / 3.0)[opened][:, None]
         point_w = np.ones(1)
@@ -168,25 +163,61 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     if not keep.all():
         price_all, notional_all, is_long, created_all = price_all[keep], notional_all[keep], is_long[keep], created_all[keep]
         tier = tier[keep] if tier is not None else None
-        if opts.entry == "path":
+        if r_min is not None and r_max is not None:
             r_min, r_max = r_min[keep[: len(keep) // 2]], r_max[keep[len(keep) // 2 :]]
+    return price_all, notional_all, created_all, is_long, n_long, tier, r_min, r_max
+
+
+def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions, *, with_tier: bool = False) -> tuple[Levels, NDArray[np.float64], dict[str, NDArray[np.float64]]]:
+    """Create every level and find its life: ``levels, log_factor (J, n), per-candle series``.
+
+    ``df`` is already validated; the default options run exactly docs/model.md section 3.
+    """
+    n = len(df)
+    high, low, close = df["high"].to_numpy(), df["low"].to_numpy(), df["close"].to_numpy()
+    if opts.price == "mark":
+        if "mark_high" in df and "mark_low" in df:
+            trig_high, trig_low = df["mark_high"].to_numpy(), df["mark_low"].to_numpy()
+        elif "mark_close" in df:
+            trig_high = trig_low = df["mark_close"].to_numpy()
+        else:
+            from liqtools.errors import DataError
+
+            raise DataError("price='mark' needs 'mark_high'/'mark_low' or 'mark_close' columns")
+    else:
+        trig_high, trig_low = high, low
+    a, b = split_fractions(df, opts.split)
+    d_oi, prev, cur = oi_changes(df["oi_usd"].to_numpy())
+    turnover = turnover_usd(df, float(opts.turnover), prev, cur)
+    new_oi = np.maximum(d_oi, 0.0) + turnover
+    log_factor, resets = class_logs(df, opts, prev, cur, turnover)
+
+    opened = np.flatnonzero(new_oi > 0)
+    tier = r_min = r_max = None
+    if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
+        # docs/model.md's levels, in one compiled pass
+        price_all, notional_all, created_all, is_long, n_long = _typical_levels(high, low, close, opened, new_oi * a, new_oi * b, profile)
+    else:
+        price_all, notional_all, created_all, is_long, n_long, tier, r_min, r_max = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, with_tier)
 
     # first crossing after creation (beyond the margin)
     m = float(opts.consume_margin)
-    thr_long, thr_short = price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)
-    consumed = np.empty(len(price_all), dtype=np.int64)
-    consumed[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, thr_long)
-    consumed[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -thr_short)
-    if opts.entry == "path":
-        # a level the rest of its own candle's path crosses is liquidated in that candle
+    thr_long, thr_short = (price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)) if m else (price_all[:n_long], price_all[n_long:])
+    consumed = np.concatenate([
+        first_at_or_below(trig_low, created_all[:n_long], thr_long, offset=1),
+        first_at_or_below(trig_high, created_all[n_long:], thr_short, above=True, offset=1),
+    ])
+    if r_min is not None and r_max is not None:
+        # path entries: a level the rest of its own candle's path crosses is liquidated in that candle
         same = np.concatenate([r_min <= thr_long, r_max >= thr_short])
         consumed[same] = created_all[same]
     cut_at, cut_share = None, 0.0
     if opts.near_cut is not None:
         dist, cut_share = float(opts.near_cut[0]), float(opts.near_cut[1])
-        cut_at = np.empty(len(price_all), dtype=np.int64)
-        cut_at[:n_long] = first_at_or_below(trig_low, created_all[:n_long] + 1, price_all[:n_long] * (1.0 + dist))
-        cut_at[n_long:] = first_at_or_below(-trig_high, created_all[n_long:] + 1, -price_all[n_long:] * (1.0 - dist))
+        cut_at = np.concatenate([
+            first_at_or_below(trig_low, created_all[:n_long], price_all[:n_long] * (1.0 + dist), offset=1),
+            first_at_or_below(trig_high, created_all[n_long:], price_all[n_long:] * (1.0 - dist), above=True, offset=1),
+        ])
         cut_at = np.where(cut_at < consumed, cut_at, n)  # an approach that liquidates is no cut
 
     cls = np.broadcast_to(np.int64(0), (len(price_all),))  # one class: no memory behind it

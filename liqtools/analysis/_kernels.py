@@ -16,9 +16,10 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
-def first_at_or_below_sorted(x, start, threshold, out):  # type: ignore[no-untyped-def]
-    """``out[k]`` = the first ``j >= start[k]`` with ``x[j] <= threshold[k]``, ``len(x)`` if none. Returns
-    False (and leaves ``out`` unfinished) unless ``start`` is non-decreasing.
+def first_at_or_below_sorted(x, start, threshold, out, sign, offset):  # type: ignore[no-untyped-def]
+    """``out[k]`` = the first ``j >= start[k] + offset`` with ``sign * x[j] <= sign * threshold[k]`` (sign 1:
+    at or below, -1: at or above), ``len(x)`` if none. Returns False (and leaves ``out`` unfinished) unless
+    ``start`` is non-decreasing.
 
     The queries are answered from the last one back while the candles are pushed from the end onto a
     stack of running-minimum records (each candle pushed and popped once): seen from ``p``, the records
@@ -32,18 +33,18 @@ def first_at_or_below_sorted(x, start, threshold, out):  # type: ignore[no-untyp
     top = 0  # entries in the stack
     p = n
     for k in range(len(start) - 1, -1, -1):
-        s = min(start[k], n)
+        s = min(start[k] + offset, n)
         if k > 0 and start[k - 1] > start[k]:
             return False
         while p > s:
             p -= 1
-            v = x[p]
+            v = sign * x[p]
             while top > 0 and val[top - 1] >= v:
                 top -= 1
             at[top] = p
             val[top] = v
             top += 1
-        t = threshold[k]
+        t = sign * threshold[k]
         if top == 0 or not val[0] <= t:  # none at or below (a NaN threshold: none either)
             out[k] = n
             continue
@@ -157,3 +158,30 @@ def bins(price, edges, out):  # type: ignore[no-untyped-def]
             b += 1
         out[i] = b
     return out
+
+
+@_jit
+def typical_levels(high, low, close, opened, base_long, base_short, up, down, w, price, notional, created, is_long):  # type: ignore[no-untyped-def]
+    """Every level of docs/model.md's entry at the typical price, longs then shorts, each in candle order
+    then tier order; returns ``(longs, all)`` written. For candle ``c`` and tier ``t`` of side ``s`` (0 long,
+    1 short): entry ``e = (high + low + close) / 3``, price ``e * up[s, t] / down[s, t]`` (with ``up = 1 -/+
+    1/L`` and ``down = 1 -/+ mmr`` this is :func:`~liqtools.analysis.prices.liquidation_price` operation
+    for operation), notional ``base_s[c] * w[t]``; levels without a positive notional are left out."""
+    j = 0
+    n_long = 0
+    for s in range(2):
+        base = base_long if s == 0 else base_short
+        for c in opened:
+            e = (high[c] + low[c] + close[c]) / 3.0
+            for t in range(len(w)):
+                v = base[c] * w[t]
+                if not v > 0.0:
+                    continue
+                price[j] = e * up[s, t] / down[s, t]
+                notional[j] = v
+                created[j] = c
+                is_long[j] = s == 0
+                j += 1
+        if s == 0:
+            n_long = j
+    return n_long, j

@@ -22,22 +22,26 @@ from liqtools.analysis._kernels import liquidated_per_candle as liquidated_kerne
 _EPOCH_NATS = 600.0
 
 
-def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64]) -> NDArray[np.int64]:
-    """For each query k, the first index ``j >= start[k]`` with ``x[j] <= threshold[k]``; ``len(x)`` if none.
+def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0) -> NDArray[np.int64]:
+    """For each query k, the first index ``j >= start[k] + offset`` with ``x[j] <= threshold[k]`` (``>=`` when
+    ``above``); ``len(x)`` if none.
 
     One compiled pass from the end (:func:`~liqtools.analysis._kernels.first_at_or_below_sorted`): O(n +
     queries * log(distance)) with no table in memory. Queries whose starts are not in order are sorted first.
 
     >>> first_at_or_below(np.array([5.0, 3.0, 4.0, 1.0]), np.array([0, 2, 3]), np.array([3.5, 3.5, 0.5]))
     array([1, 3, 4])
+    >>> first_at_or_below(np.array([5.0, 3.0, 4.0, 1.0]), np.array([0, 0]), np.array([3.5, 6.0]), above=True, offset=1)
+    array([2, 4])
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     pos = np.ascontiguousarray(start, dtype=np.int64)
     thr = np.ascontiguousarray(threshold, dtype=np.float64)
     out = np.empty(len(pos), dtype=np.int64)
-    if not first_at_or_below_sorted(x, pos, thr, out):
+    sign = -1.0 if above else 1.0
+    if not first_at_or_below_sorted(x, pos, thr, out, sign, int(offset)):
         order = np.argsort(pos, kind="stable")
-        first_at_or_below_sorted(x, pos[order], thr[order], out)
+        first_at_or_below_sorted(x, pos[order], thr[order], out, sign, int(offset))
         out[order] = out.copy()
     return out
 
