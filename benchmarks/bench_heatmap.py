@@ -291,7 +291,7 @@ def year_breakdown(n: int) -> None:
     liquidation_heatmap(df, **OPTS)
     prof = cProfile.Profile()
     prof.enable()
-    liquidation_heatmap(df, **OPTS)
+    hm = liquidation_heatmap(df, **OPTS)
     prof.disable()
     stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
     total = sum(v[2] for v in stats.values())
@@ -299,6 +299,11 @@ def year_breakdown(n: int) -> None:
     print(f"a later call on the year ({n:,} candles), {total * 1e3:.0f} ms in all; own time per function:")
     for own, name in rows[:12]:
         print(f"  {own * 1e3:7.1f} ms  {name}")
+    for side, m in (("long", hm.long), ("short", hm.short)):
+        nz = m != 0
+        first = np.where(nz.any(axis=1), nz.argmax(axis=1), 0)
+        last = np.where(nz.any(axis=1), m.shape[1] - nz[:, ::-1].argmax(axis=1), 0)
+        print(f"  {side} snapshots: {nz.mean():.0%} of the cells non-zero; a row's non-zero span {np.mean(last - first) / m.shape[1]:.0%} of its columns")
 
 
 def _timed(fn, df) -> float:
