@@ -151,3 +151,27 @@ def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
         assert len(got[0]) < 2 * len(opened) * len(profile)
     for g, w in zip(got[:4], want[:4]):
         assert g.dtype == w.dtype and np.array_equal(g, w)
+
+
+@pytest.mark.parametrize("options", [{}, {"near_cut": (0.01, 0.3), "half_life_mix": [(0.5, "6h"), (0.5, None)]}])
+def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
+    # large inputs run the two sides' searches, and the picture beside the per-candle sums, on two threads
+    from liqtools import liquidation_heatmap, load_sample
+    from liqtools.analysis import _numeric
+
+    df = load_sample()
+    one = liquidation_heatmap(df, **options)
+    pools = []
+
+    class Counted(_numeric.ThreadPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(_numeric, "ThreadPoolExecutor", Counted)
+    monkeypatch.setattr(_numeric, "PARALLEL_LEVELS", 0)
+    two = liquidation_heatmap(df, **options)
+    assert len(pools) == 2  # the searches, then the picture beside the per-candle sums
+    assert np.array_equal(one.long, two.long) and np.array_equal(one.short, two.short)
+    assert one.liquidated.equals(two.liquidated) and one.flows.equals(two.flows)
+    assert np.array_equal(one._levels.consumed, two._levels.consumed)

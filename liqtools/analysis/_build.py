@@ -15,7 +15,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._kernels import typical_levels
-from liqtools.analysis._numeric import first_at_or_below
+from liqtools.analysis._numeric import first_at_or_below, in_parallel
 from liqtools.analysis.ingredients import (
     MAX_LEVERAGE,
     RESET_NATS,
@@ -94,7 +94,10 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     with np.errstate(invalid="ignore", divide="ignore"):
         keep = np.fmin(prev, cur) - turnover
         ratio = keep / prev
-        step = np.where(ratio > 1e-300, np.log(ratio), np.log(keep) - np.log(prev))
+        step = np.log(ratio)
+        tiny = ~(ratio > 1e-300)  # a ratio below float range: the logs' difference instead
+        if tiny.any():
+            step[tiny] = np.log(keep[tiny]) - np.log(prev[tiny])
     step = np.where(np.isfinite(prev) & np.isfinite(cur), np.where(cur >= prev, np.where(turnover > 0, step, 0.0), step), 0.0)
     step = step + decay_log_factor(df.index, opts.half_life)
     logs, resets = np.zeros((len(opts.classes), n)), []
@@ -203,10 +206,11 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     # first crossing after creation (beyond the margin)
     m = float(opts.consume_margin)
     thr_long, thr_short = (price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)) if m else (price_all[:n_long], price_all[n_long:])
-    consumed = np.concatenate([
-        first_at_or_below(trig_low, created_all[:n_long], thr_long, offset=1),
-        first_at_or_below(trig_high, created_all[n_long:], thr_short, above=True, offset=1),
-    ])
+    consumed = np.concatenate(in_parallel(
+        len(price_all),
+        lambda: first_at_or_below(trig_low, created_all[:n_long], thr_long, offset=1),
+        lambda: first_at_or_below(trig_high, created_all[n_long:], thr_short, above=True, offset=1),
+    ))
     if r_min is not None and r_max is not None:
         # path entries: a level the rest of its own candle's path crosses is liquidated in that candle
         same = np.concatenate([r_min <= thr_long, r_max >= thr_short])

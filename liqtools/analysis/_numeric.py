@@ -6,7 +6,9 @@ Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +22,23 @@ from liqtools.analysis._kernels import liquidated_per_candle as liquidated_kerne
 
 # Exponents of exp() stay within this many nats inside one epoch (exp(600) ~ 1e260 < float64 max).
 _EPOCH_NATS = 600.0
+# From this many levels on, independent compiled passes run on two threads (below, a thread costs more
+# than it saves, and scans on a cluster keep one thread per task).
+PARALLEL_LEVELS = 1 << 20
+
+
+def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
+    """The calls' results, in order; on threads from :data:`PARALLEL_LEVELS` levels on (the compiled loops
+    release the GIL). Each call writes only its own arrays, so the results are the same either way.
+
+    >>> in_parallel(PARALLEL_LEVELS, lambda: 1, lambda: 2)
+    [1, 2]
+    """
+    if n_levels < PARALLEL_LEVELS or len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="liqtools") as pool:
+        rest = [pool.submit(call) for call in calls[1:]]
+        return [calls[0](), *(f.result() for f in rest)]
 
 
 def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0) -> NDArray[np.int64]:

@@ -37,7 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
-from liqtools.analysis._numeric import bins, liquidated_per_candle, span_sum
+from liqtools.analysis._numeric import bins, in_parallel, liquidated_per_candle, span_sum
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
 from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
@@ -96,6 +96,12 @@ def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int3
             out += part  # in place: a mix of classes holds two results at a time, not three
     assert out is not None
     return out
+
+
+_FLOWS = [
+    "opened_long_usd", "opened_short_usd", "closed_long_usd", "closed_short_usd",
+    "liquidated_long_usd", "liquidated_short_usd", "active_long_usd", "active_short_usd",
+]
 
 
 def _model_options(**kwargs: object) -> ModelOptions:
@@ -268,31 +274,7 @@ def liquidation_heatmap(
     low, high, close = df["low"].to_numpy(), df["high"].to_numpy(), df["close"].to_numpy()
     levels, log_factor, series = model_levels(df, profile, opts)
 
-    # liquidated per candle: value at the consumption candle, before its closing step
-    liq = liquidated_per_candle(levels, log_factor)
-    liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
-
-    # active notional per candle (1 column per side); closed = what the accounting leaves
-    active = _span_sums(levels, log_factor, np.zeros(1, dtype=np.int32), 1, None, 1)[:, :, 0].T
-    new_oi = series["new_oi"]
-    opened = np.stack([new_oi * series["a"], new_oi * series["b"]], axis=1)
-    before = np.vstack([np.zeros((1, 2)), active[:-1]]) + opened - liq.T
-    closed = np.maximum(before - active, 0.0)
-    flows = pd.DataFrame(
-        {
-            "opened_long_usd": opened[:, 0],
-            "opened_short_usd": opened[:, 1],
-            "closed_long_usd": closed[:, 0],
-            "closed_short_usd": closed[:, 1],
-            "liquidated_long_usd": liq[0],
-            "liquidated_short_usd": liq[1],
-            "active_long_usd": active[:, 0],
-            "active_short_usd": active[:, 1],
-        },
-        index=df.index,
-    )
-
-    # the picture: snapshot rows after candles every-1, 2*every-1, ...
+    # the picture's grid: snapshot rows after candles every-1, 2*every-1, ...
     if bin_size is None:
         bin_size = nice_bin_size(float(np.median(close)))
     if price_range is None:
@@ -306,7 +288,28 @@ def liquidation_heatmap(
             f"raise every= (e.g. every={max(2, -(-n_snap * n_bins // 50_000_000) * every)}) or bin_size="
         )
     snap_candles = np.arange(1, n_snap + 1) * every - 1
-    matrices = _span_sums(levels, log_factor, bins(levels.price, edges), n_bins, snap_candles, every)
+
+    def picture() -> NDArray[np.float64]:
+        return _span_sums(levels, log_factor, bins(levels.price, edges), n_bins, snap_candles, every)
+
+    def per_candle() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        # liquidated: value at the consumption candle, before its closing step; active: 1 column per side
+        liq = liquidated_per_candle(levels, log_factor)
+        return liq, _span_sums(levels, log_factor, np.zeros(1, dtype=np.int32), 1, None, 1)[:, :, 0]
+
+    matrices, (liq, active) = in_parallel(len(levels.created), picture, per_candle)
+    liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
+
+    # closed = what the accounting leaves
+    new_oi = series["new_oi"]
+    block = np.empty((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
+    opened, closed = block[0:2], block[2:4]
+    np.multiply(new_oi, series["a"], out=opened[0])
+    np.multiply(new_oi, series["b"], out=opened[1])
+    before = np.hstack([np.zeros((2, 1)), active[:, :-1]]) + opened - liq
+    np.maximum(before - active, 0.0, out=closed)
+    block[4:6], block[6:8] = liq, active
+    flows = pd.DataFrame(block.T, index=df.index, columns=_FLOWS, copy=False)
     return Heatmap(
         times=df.index[snap_candles],
         edges=edges,
