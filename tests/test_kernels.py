@@ -170,8 +170,12 @@ def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
 
     monkeypatch.setattr(_numeric, "ThreadPoolExecutor", Counted)
     monkeypatch.setattr(_numeric, "PARALLEL_LEVELS", 0)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     two = liquidation_heatmap(df, **options)
     assert len(pools) == 2  # the searches, then the picture beside the per-candle sums
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a Dask worker's setting: one thread, the cluster has the cores
+    liquidation_heatmap(df, **options)
+    assert len(pools) == 2
     assert np.array_equal(one.long, two.long) and np.array_equal(one.short, two.short)
     assert one.liquidated.equals(two.liquidated) and one.flows.equals(two.flows)
     assert np.array_equal(one._levels.consumed, two._levels.consumed)

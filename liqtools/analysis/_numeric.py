@@ -6,6 +6,7 @@ Private: the public face is :func:`liqtools.analysis.liquidation_heatmap`.
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -29,12 +30,15 @@ PARALLEL_LEVELS = 1 << 20
 
 def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
     """The calls' results, in order; on threads from :data:`PARALLEL_LEVELS` levels on (the compiled loops
-    release the GIL). Each call writes only its own arrays, so the results are the same either way.
+    release the GIL), unless the process is meant to use one thread: one core, or ``OMP_NUM_THREADS=1`` as
+    Dask's worker processes have it (a cluster already keeps every core busy). Each call writes only its
+    own arrays, so the results are the same either way.
 
     >>> in_parallel(PARALLEL_LEVELS, lambda: 1, lambda: 2)
     [1, 2]
     """
-    if n_levels < PARALLEL_LEVELS or len(calls) < 2:
+    one_thread = os.environ.get("OMP_NUM_THREADS", "").strip() == "1" or (os.cpu_count() or 1) < 2
+    if n_levels < PARALLEL_LEVELS or len(calls) < 2 or one_thread:
         return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="liqtools") as pool:
         rest = [pool.submit(call) for call in calls[1:]]

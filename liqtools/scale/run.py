@@ -22,8 +22,8 @@ from liqtools.scale.tasks import TaskLike, check_task, error_text, run_job, run_
 __all__ = ["ClientLike", "assemble", "local_cluster", "scan"]
 
 #: Tasks per worker thread before jobs are grouped into chunks, and the largest chunk.
-CHUNKS_PER_THREAD = 16
-MAX_CHUNK = 8
+CHUNKS_PER_THREAD = 8
+MAX_CHUNK = 16
 ClientLike = Any  # None, "serial", a scheduler address, or a dask.distributed.Client
 #: Called after each finished job with (jobs done, jobs in all).
 Progress = Callable[[int, int], None]
@@ -160,7 +160,8 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     every worker's stack 100 times a second, which on a small machine takes CPU from the jobs (about 4% of
     a scan on 2 cores, benchmarks/bench_scan.py).
 
-    Its workers start without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: setting that variable
+    Its workers load the heatmap's compiled loops when they start (:mod:`liqtools.scale.preload`), and start
+    without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: setting that variable
     turns off glibc's adaptive mmap threshold, so every large numpy array of the model is a fresh mmap
     and page faults, which made each job 2-4x slower than in-process (benchmarks/bench_scan.py).
     """
@@ -168,7 +169,10 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     from dask.distributed import LocalCluster
 
     workers = n_workers if n_workers is not None else max(os.cpu_count() or 1, 1)
-    settings: dict[str, Any] = {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0"}
+    settings: dict[str, Any] = {
+        "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
+        "preload": ["liqtools.scale.preload"],  # each worker loads the compiled loops at start, not in a job
+    }
     quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": profile}
     options = {**settings, **kwargs}
     if options.get("processes"):
@@ -254,11 +258,11 @@ def _run_dask(client: Any, jobs: list[Job], task: TaskLike, options: dict[str, A
 def chunk_size(jobs: int, threads: int) -> int:
     """Jobs per Dask task: one, until there are enough jobs to give every worker thread
     :data:`CHUNKS_PER_THREAD` tasks of several jobs (at most :data:`MAX_CHUNK`). Each task costs the
-    scheduler, the nannies and this process a few milliseconds of CPU, which on a small machine shares the
-    cores with the workers; the last chunks still balance the load.
+    scheduler, the nannies and this process about 13 ms of CPU (benchmarks/bench_scan.py), which on a
+    small machine shares the cores with the workers; the last chunks still balance the load.
 
     >>> chunk_size(4, 2), chunk_size(200, 2), chunk_size(100_000, 64)
-    (1, 6, 8)
+    (1, 12, 16)
     """
     return max(1, min(MAX_CHUNK, jobs // (max(threads, 1) * CHUNKS_PER_THREAD)))
 
