@@ -141,10 +141,16 @@ def bins(price: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.i
     return bins_kernel(np.ascontiguousarray(price, dtype=np.float64), np.ascontiguousarray(edges, dtype=np.float64), out)
 
 
-def liquidated_per_candle(lv: Levels, log_factor: NDArray[np.float64]) -> NDArray[np.float64]:
-    """USD liquidated per candle ``(2, n)``, longs then shorts: each liquidated level at its value before its
-    consumption candle's closing step (:meth:`Levels.liquidated_value`, summed in one compiled pass)."""
-    out = np.zeros((2, lv.n_candles))
-    cls = lv.cls if log_factor.shape[0] > 1 else np.zeros(1, dtype=np.int64)
+def liquidated_per_candle(lv: Levels, log_factor: NDArray[np.float64], n_tiers: int = 0) -> NDArray[np.float64]:
+    """USD liquidated per candle ``(2, n)``, longs then shorts, or per candle and tier ``(2, n, n_tiers)`` from
+    ``lv.tier``: each liquidated level at its value before its consumption candle's closing step
+    (:meth:`Levels.liquidated_value`, summed in one compiled pass)."""
+    one = np.zeros(1, dtype=np.int64)
+    if n_tiers and lv.tier is None:
+        raise ValueError("per-tier sums need levels made with_tier")
+    out = np.zeros((2, lv.n_candles, max(n_tiers, 1)))
+    cls = lv.cls if log_factor.shape[0] > 1 else one
+    tier = lv.tier if n_tiers and lv.tier is not None else one
     cut = lv.cut_at if lv.cut_at is not None else np.zeros(0, dtype=np.int64)
-    return liquidated_kernel(lv.created, lv.consumed, lv.end, lv.notional, lv.is_long, cls, np.ascontiguousarray(log_factor), cut, float(lv.cut_share), out)
+    liquidated_kernel(lv.created, lv.consumed, lv.end, lv.notional, lv.is_long, cls, tier, np.ascontiguousarray(log_factor), cut, float(lv.cut_share), out)
+    return out if n_tiers else out[:, :, 0]

@@ -149,16 +149,8 @@ def liquidated_by_tier(
     profile = LeverageProfile({float(x): 1.0 / k for x in lev}, mmr)
     order = np.argsort(np.argsort(lev))  # profile tiers are sorted; map back to the caller's order
     levels, log_factor, _ = model_levels(df, profile, opts, with_tier=True)
-    n = len(df)
-    hit, value = levels.liquidated_value(log_factor)
-    value = value * k
-    tier = levels.tier[hit]  # type: ignore[index]
-    cell = levels.consumed[hit] * k + tier
-    out = []
-    for side in (levels.is_long[hit], ~levels.is_long[hit]):
-        m = np.bincount(cell[side], weights=value[side], minlength=n * k).astype(np.float64).reshape(n, k)
-        out.append(m[:, order])
-    return out[0], out[1]
+    out = liquidated_per_candle(levels, log_factor, k) * k  # each tier's weight in the profile is 1/k
+    return out[0][:, order], out[1][:, order]
 
 
 def liquidation_heatmap(
