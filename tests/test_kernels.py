@@ -179,3 +179,21 @@ def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
     assert np.array_equal(one.long, two.long) and np.array_equal(one.short, two.short)
     assert one.liquidated.equals(two.liquidated) and one.flows.equals(two.flows)
     assert np.array_equal(one._levels.consumed, two._levels.consumed)
+
+
+def test_kernels_compile_without_a_writable_cache(monkeypatch):
+    # numba refuses cache=True where it finds nowhere to write: the loops then compile in each process
+    import numba
+
+    from liqtools.analysis import _kernels
+
+    real = numba.njit
+
+    def no_cache(*args, **kwargs):
+        if kwargs.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'f.py'")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(numba, "njit", no_cache)
+    twice = _kernels._jit(lambda x: 2 * x)
+    assert twice(21) == 42
