@@ -197,3 +197,22 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     monkeypatch.setattr(numba, "njit", no_cache)
     twice = _kernels._jit(lambda x: 2 * x)
     assert twice(21) == 42
+
+
+def test_one_level_of_a_later_class_is_valued_with_its_own_closing():
+    # a single level, of the second closing class: its liquidation takes that class's closing factor
+    import pandas as pd
+
+    from liqtools import liquidation_heatmap
+    from liqtools.analysis.heatmap import liquidated_by_tier
+
+    index = pd.date_range("2025-01-01", periods=6, freq="h", tz="UTC")
+    df = pd.DataFrame({"open": 100.0, "high": 101.0, "low": [99.0, 99.0, 99.0, 99.0, 80.0, 99.0], "close": 100.0,
+                       "volume": 1.0, "oi_usd": [1e6, 2e6, 1.9e6, 1.9e6, 1.9e6, 1.9e6]}, index=index)
+    options = {"split": 1.0, "half_life_mix": [(0.0, None), (1.0, "1h")]}
+    hm = liquidation_heatmap(df, leverage=10, **options)
+    hit, value = hm._levels.liquidated_value(hm._log_factor)
+    assert hit.sum() == 1 and len(hm._levels.created) == 1
+    long, _ = liquidated_by_tier(df, np.array([10.0]), **options)
+    assert hm.liquidated["long_usd"].iloc[4] == pytest.approx(value[0]) == pytest.approx(long[4, 0])
+    assert value[0] == pytest.approx(1e6 * 0.95 * 0.5 ** 2)  # opened 1e6, then 0.95 of it, two 1h half-lives

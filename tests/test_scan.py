@@ -363,3 +363,18 @@ def test_a_task_module_that_fails_to_import_is_one_line(tmp_path, monkeypatch):
     for task, word in (("badmod_scan:f", "SyntaxError"), ("raises_scan:f", "RuntimeError: boom at import")):
         status, _, err = run(["scan", "--jobs", "jobs.csv", "--task", task, "-o", "out.csv", "--serial"])
         assert status == 2 and word in err and "Traceback" not in err, err
+
+
+def test_local_cluster_keeps_the_preloads_of_dasks_configuration(monkeypatch):
+    import dask
+    import dask.distributed
+
+    import liqtools.scale.run as run_mod
+
+    seen = {}
+    monkeypatch.setattr(dask.distributed, "LocalCluster", lambda **options: seen.update(options))
+    with dask.config.set({"distributed.worker.preload": ["my_site.preload"]}):
+        run_mod.local_cluster(1)
+    assert seen["preload"] == ["my_site.preload", "liqtools.scale.preload"]
+    run_mod.local_cluster(1, preload=["mine"])  # a caller's own list replaces it
+    assert seen["preload"] == ["mine"]

@@ -111,15 +111,13 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
 
 
 @_jit
-def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, log_factor, cut_at, cut_share, out):  # type: ignore[no-untyped-def]
+def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, one_class, one_tier, log_factor, cut_at, cut_share, out):  # type: ignore[no-untyped-def]
     """``out[0 | 1, c, t]`` += each long | short level of tier ``t`` liquidated at candle ``c`` (``end ==
     consumed < n``) at its value before that candle's closing step: ``notional * exp(log_factor[cls, b] -
     log_factor[cls, k])`` with ``b = max(c - 1, k)`` (its own candle keeps the opening notional), times ``1 -
-    cut_share`` once cut (``cut_at <= b``; ``cut_at`` empty without near_cut). ``cls`` or ``tier`` of length 1
-    means one class or one column for all."""
+    cut_share`` once cut (``cut_at <= b``; ``cut_at`` empty without near_cut). ``one_class`` / ``one_tier``:
+    ``cls`` / ``tier`` are not read (every level in class 0 / column 0)."""
     n = out.shape[1]
-    one_class = len(cls) == 1
-    one_tier = len(tier) == 1
     has_cut = len(cut_at) > 0
     for i in range(len(notional)):
         c = consumed[i]

@@ -37,7 +37,8 @@ def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
     >>> in_parallel(PARALLEL_LEVELS, lambda: 1, lambda: 2)
     [1, 2]
     """
-    one_thread = os.environ.get("OMP_NUM_THREADS", "").strip() == "1" or (os.cpu_count() or 1) < 2
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    one_thread = os.environ.get("OMP_NUM_THREADS", "").strip() == "1" or cores < 2
     if n_levels < PARALLEL_LEVELS or len(calls) < 2 or one_thread:
         return [call() for call in calls]
     with ThreadPoolExecutor(max_workers=len(calls) - 1, thread_name_prefix="liqtools") as pool:
@@ -149,8 +150,12 @@ def liquidated_per_candle(lv: Levels, log_factor: NDArray[np.float64], n_tiers: 
     if n_tiers and lv.tier is None:
         raise ValueError("per-tier sums need levels made with_tier")
     out = np.zeros((2, lv.n_candles, max(n_tiers, 1)))
-    cls = lv.cls if log_factor.shape[0] > 1 else one
-    tier = lv.tier if n_tiers and lv.tier is not None else one
+    one_class, one_tier = log_factor.shape[0] == 1, not n_tiers
+    cls = one if one_class else lv.cls
+    tier = one if one_tier or lv.tier is None else lv.tier
     cut = lv.cut_at if lv.cut_at is not None else np.zeros(0, dtype=np.int64)
-    liquidated_kernel(lv.created, lv.consumed, lv.end, lv.notional, lv.is_long, cls, tier, np.ascontiguousarray(log_factor), cut, float(lv.cut_share), out)
+    liquidated_kernel(
+        lv.created, lv.consumed, lv.end, lv.notional, lv.is_long, cls, tier, one_class, one_tier,
+        np.ascontiguousarray(log_factor), cut, float(lv.cut_share), out,
+    )
     return out if n_tiers else out[:, :, 0]

@@ -160,7 +160,8 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     every worker's stack 100 times a second, which on a small machine takes CPU from the jobs (about 4% of
     a scan on 2 cores, benchmarks/bench_scan.py).
 
-    Its workers load the heatmap's compiled loops when they start (:mod:`liqtools.scale.preload`), and start
+    Its workers load the heatmap's compiled loops when they start (:mod:`liqtools.scale.preload`, after any
+    preload in Dask's configuration; a caller's ``preload=`` replaces the list), and start
     without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: setting that variable
     turns off glibc's adaptive mmap threshold, so every large numpy array of the model is a fresh mmap
     and page faults, which made each job 2-4x slower than in-process (benchmarks/bench_scan.py).
@@ -169,9 +170,11 @@ def local_cluster(n_workers: int | None = None, *, profile: bool = False, **kwar
     from dask.distributed import LocalCluster
 
     workers = n_workers if n_workers is not None else max(os.cpu_count() or 1, 1)
+    configured = dask.config.get("distributed.worker.preload", None) or []
     settings: dict[str, Any] = {
         "n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": ":0",
-        "preload": ["liqtools.scale.preload"],  # each worker loads the compiled loops at start, not in a job
+        # each worker loads the compiled loops at start, not in a job; preloads from Dask's configuration stay
+        "preload": [*([configured] if isinstance(configured, str) else configured), "liqtools.scale.preload"],
     }
     quiet = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None, "distributed.worker.profile.enabled": profile}
     options = {**settings, **kwargs}
