@@ -1,4 +1,4 @@
-"""Compiled loops behind the heatmap (numba): first crossings, span sums and liquidated value per candle.
+"""Compiled loops behind the heatmap (numba): first crossings, the levels, span sums, liquidated value, bins.
 
 Each is one pass where numpy needs several passes and level-sized temporaries; on a year of 1-minute
 candles (2.6 million levels) that memory traffic was most of the heatmap's time (docs/speed.md). The
