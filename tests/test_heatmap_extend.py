@@ -112,3 +112,14 @@ def test_bad_new_candles_are_refused():
 def test_a_short_start_keeps_the_whole_crowding_window():
     df = crowded_market(35, 0, vol=0.05)  # built on 2 candles, then 32 + 1: the context must grow to 13 rows
     assert_same(grow(df, [2, 34], crowding=("funding", 0.5, 12)), built(df, crowding=("funding", 0.5, 12)))
+
+
+@pytest.mark.parametrize("gap", [(60, 80), (0, 80)])
+def test_open_interest_missing_at_the_cut_is_carried_from_before_it(gap):
+    # the kept tail starts inside a gap of open interest: the model carries the last value from before
+    # the tail (or none, when the gap starts the frame), as the batch model does
+    df = crowded_market(100, 3, vol=0.04)
+    df.iloc[gap[0]:gap[1], df.columns.get_loc("oi_usd")] = np.nan
+    for options in ({}, {"crowding": ("ratio", 0.5, 3)}):
+        full = built(df, **options)
+        assert_same(built(df.iloc[:75], **options).extend(df.iloc[75:]), full)

@@ -153,9 +153,17 @@ def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
         assert g.dtype == w.dtype and np.array_equal(g, w)
 
 
-@pytest.mark.parametrize("options", [{}, {"near_cut": (0.01, 0.3), "half_life_mix": [(0.5, "6h"), (0.5, None)]}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"near_cut": (0.01, 0.3), "half_life_mix": [(0.5, "6h"), (0.5, None)]},
+        {"split": "candle", "leverage": {2: 0.0, 10: 0.6, 125: 0.4}},  # levels without notional left out
+    ],
+)
 def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
-    # large inputs run the two sides' searches, and the picture beside the per-candle sums, on two threads
+    # large inputs make and search each side's levels (the closing logs beside the shorts), then the
+    # picture beside the per-candle sums, on two threads
     from liqtools import liquidation_heatmap, load_sample
     from liqtools.analysis import _numeric
 
@@ -178,7 +186,9 @@ def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
     assert len(pools) == 2
     assert np.array_equal(one.long, two.long) and np.array_equal(one.short, two.short)
     assert one.liquidated.equals(two.liquidated) and one.flows.equals(two.flows)
-    assert np.array_equal(one._levels.consumed, two._levels.consumed)
+    for name in ("created", "consumed", "end", "price", "notional", "is_long"):
+        assert np.array_equal(getattr(one._levels, name), getattr(two._levels, name)), name
+    assert len(one._levels.price) < 2 * len(df) * len(one.profile) or not options.get("leverage")
 
 
 def test_kernels_compile_without_a_writable_cache(monkeypatch):

@@ -23,6 +23,13 @@ def test_market_sample_schema():
     assert len(gap) == 18 and gap.normalize().unique().tolist() == [pd.Timestamp("2026-01-19", tz="UTC")]
     assert df["oi_usd"].min() > 1e9 and df["funding_rate"].notna().all()
     assert lt.validate_market(df).equals(df)
+    # the validated frame and the caller's are independent: writing to one leaves the other as it was
+    checked = lt.validate_market(df)
+    checked.iloc[0, 0] = -2.0
+    checked["close"] *= 2.0
+    assert df.iloc[0, 0] > 0 and df["close"].iloc[1] * 2.0 == checked["close"].iloc[1]
+    df.iloc[1, 0] = -3.0
+    assert checked.iloc[1, 0] > 0
     # every call returns a fresh copy
     df.iloc[0, 0] = -1
     assert lt.load_sample().iloc[0, 0] > 0

@@ -9,6 +9,7 @@ the levels alive at that candle instead of entering the logs, so no value ever b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -110,19 +111,36 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     return logs, resets
 
 
-def _typical_levels(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base_long: NDArray[np.float64], base_short: NDArray[np.float64], profile: LeverageProfile) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int]:
-    """docs/model.md's levels (entry at the typical price, the profile's tiers) in one compiled pass:
-    ``price, notional, created, is_long, n_long``, longs first, the same numbers as :func:`_levels_by_arrays`."""
+def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]], at: int) -> int:
+    """One side's (0 long, 1 short) levels of docs/model.md (entry at the typical price, the profile's
+    tiers) in one compiled pass into ``out = (price, notional, created, is_long)`` from index ``at``;
+    returns the index after the last (levels without notional are left out)."""
     lev, mmr = profile.leverages, profile.mmrs
-    up = np.stack([1.0 - 1.0 / lev, 1.0 + 1.0 / lev])
-    down = np.stack([1.0 - mmr, 1.0 + mmr])
-    size = 2 * len(opened) * len(lev)
-    price, notional = np.empty(size), np.empty(size)
-    created, is_long = np.empty(size, dtype=np.int64), np.empty(size, dtype=np.bool_)
-    n_long, n = typical_levels(high, low, close, opened, base_long, base_short, up, down, profile.weights_array, price, notional, created, is_long)
-    if n < size:  # some had no notional (a zero weight or side share)
-        price, notional, created, is_long = price[:n].copy(), notional[:n].copy(), created[:n].copy(), is_long[:n].copy()
-    return price, notional, created, is_long, int(n_long)
+    up, down = (1.0 - 1.0 / lev, 1.0 - mmr) if side == 0 else (1.0 + 1.0 / lev, 1.0 + mmr)
+    return int(typical_levels(high, low, close, opened, base, up, down, profile.weights_array, *out, side == 0, at))
+
+
+def _typical_arrays(size: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    return np.empty(size), np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.bool_)
+
+
+def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop_short: int) -> list[NDArray[Any]]:
+    """Longs written to ``[0, stop_long)`` and shorts to ``[half, stop_short)`` of each array, as one run
+    (a copy only when some levels were left out)."""
+    if stop_long == half and stop_short == 2 * half:
+        return list(arrays)
+    return [np.concatenate([x[:stop_long], x[half:stop_short]]) for x in arrays]
+
+
+def _typical_levels(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base_long: NDArray[np.float64], base_short: NDArray[np.float64], profile: LeverageProfile) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int]:
+    """docs/model.md's levels of both sides: ``price, notional, created, is_long, n_long``, longs first, the
+    same numbers as :func:`_levels_by_arrays`."""
+    half = len(opened) * len(profile.leverages)
+    out = _typical_arrays(2 * half)
+    stop_long = _typical_side(high, low, close, opened, base_long, profile, 0, out, 0)
+    stop_short = _typical_side(high, low, close, opened, base_short, profile, 1, out, half)
+    price, notional, created, is_long = _close_gap(out, stop_long, half, stop_short)
+    return price, notional, created, is_long, stop_long
 
 
 def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeverageProfile, high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], with_tier: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int, NDArray[np.int64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
@@ -193,27 +211,44 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     d_oi, prev, cur = oi_changes(df["oi_usd"].to_numpy())
     turnover = turnover_usd(df, float(opts.turnover), prev, cur)
     new_oi = np.maximum(d_oi, 0.0) + turnover
-    log_factor, resets = class_logs(df, opts, prev, cur, turnover)
-
     opened = np.flatnonzero(new_oi > 0)
-    tier = r_min = r_max = None
-    if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
-        # docs/model.md's levels, in one compiled pass
-        price_all, notional_all, created_all, is_long, n_long = _typical_levels(high, low, close, opened, new_oi * a, new_oi * b, profile)
-    else:
-        price_all, notional_all, created_all, is_long, n_long, tier, r_min, r_max = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, with_tier)
-
-    # first crossing after creation (beyond the margin)
     m = float(opts.consume_margin)
-    thr_long, thr_short = (price_all[:n_long] * (1.0 - m), price_all[n_long:] * (1.0 + m)) if m else (price_all[:n_long], price_all[n_long:])
-    consumed = np.concatenate(in_parallel(
-        len(price_all),
-        lambda: first_at_or_below(trig_low, created_all[:n_long], thr_long, offset=1),
-        lambda: first_at_or_below(trig_high, created_all[n_long:], thr_short, above=True, offset=1),
-    ))
+    tier = r_min = r_max = None
+
+    def crossings(price: NDArray[np.float64], created: NDArray[np.int64], side: int, out: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+        """First crossing after creation (beyond the margin) of one side's levels."""
+        if side == 0:
+            return first_at_or_below(trig_low, created, price * (1.0 - m) if m else price, offset=1, out=out)
+        return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out)
+
+    if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
+        # docs/model.md's levels: each side made and searched in one go, the closing logs beside them
+        half = len(opened) * len(profile.leverages)
+        out = _typical_arrays(2 * half)
+        cons = np.empty(2 * half, dtype=np.int64)
+
+        def side(s: int) -> int:
+            at = s * half
+            stop = _typical_side(high, low, close, opened, new_oi * (a if s == 0 else b), profile, s, out, at)
+            crossings(out[0][at:stop], out[2][at:stop], s, cons[at:stop])
+            return stop
+
+        stop_long, (stop_short, (log_factor, resets)) = in_parallel(
+            2 * half, lambda: side(0), lambda: (side(1), class_logs(df, opts, prev, cur, turnover)),
+        )
+        price_all, notional_all, created_all, is_long, consumed = _close_gap((*out, cons), stop_long, half, stop_short)
+        n_long = stop_long
+    else:
+        log_factor, resets = class_logs(df, opts, prev, cur, turnover)
+        price_all, notional_all, created_all, is_long, n_long, tier, r_min, r_max = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, with_tier)
+        consumed = np.concatenate(in_parallel(
+            len(price_all),
+            lambda: crossings(price_all[:n_long], created_all[:n_long], 0),
+            lambda: crossings(price_all[n_long:], created_all[n_long:], 1),
+        ))
     if r_min is not None and r_max is not None:
         # path entries: a level the rest of its own candle's path crosses is liquidated in that candle
-        same = np.concatenate([r_min <= thr_long, r_max >= thr_short])
+        same = np.concatenate([r_min <= price_all[:n_long] * (1.0 - m), r_max >= price_all[n_long:] * (1.0 + m)])
         consumed[same] = created_all[same]
     cut_at, cut_share = None, 0.0
     if opts.near_cut is not None:

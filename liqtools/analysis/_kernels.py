@@ -172,27 +172,22 @@ def bins(price, edges, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def typical_levels(high, low, close, opened, base_long, base_short, up, down, w, price, notional, created, is_long):  # type: ignore[no-untyped-def]
-    """Every level of docs/model.md's entry at the typical price, longs then shorts, each in candle order
-    then tier order; returns ``(longs, all)`` written. For candle ``c`` and tier ``t`` of side ``s`` (0 long,
-    1 short): entry ``e = (high + low + close) / 3``, price ``e * up[s, t] / down[s, t]`` (with ``up = 1 -/+
-    1/L`` and ``down = 1 -/+ mmr`` this is :func:`~liqtools.analysis.prices.liquidation_price` operation
-    for operation), notional ``base_s[c] * w[t]``; levels without a positive notional are left out."""
-    j = 0
-    n_long = 0
-    for s in range(2):
-        base = base_long if s == 0 else base_short
-        for c in opened:
-            e = (high[c] + low[c] + close[c]) / 3.0
-            for t in range(len(w)):
-                v = base[c] * w[t]
-                if not v > 0.0:
-                    continue
-                price[j] = e * up[s, t] / down[s, t]
-                notional[j] = v
-                created[j] = c
-                is_long[j] = s == 0
-                j += 1
-        if s == 0:
-            n_long = j
-    return n_long, j
+def typical_levels(high, low, close, opened, base, up, down, w, price, notional, created, is_long, long, at):  # type: ignore[no-untyped-def]
+    """One side's levels of docs/model.md's entry at the typical price, in candle order then tier order,
+    written from index ``at``; returns the index after the last one written. For candle ``c`` and tier
+    ``t``: entry ``e = (high + low + close) / 3``, price ``e * up[t] / down[t]`` (with ``up = 1 -/+ 1/L`` and
+    ``down = 1 -/+ mmr`` this is :func:`~liqtools.analysis.prices.liquidation_price` operation for
+    operation), notional ``base[c] * w[t]``; levels without a positive notional are left out."""
+    j = at
+    for c in opened:
+        e = (high[c] + low[c] + close[c]) / 3.0
+        for t in range(len(w)):
+            v = base[c] * w[t]
+            if not v > 0.0:
+                continue
+            price[j] = e * up[t] / down[t]
+            notional[j] = v
+            created[j] = c
+            is_long[j] = long
+            j += 1
+    return j

@@ -46,9 +46,9 @@ def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
         return [calls[0](), *(f.result() for f in rest)]
 
 
-def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0) -> NDArray[np.int64]:
+def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0, out: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     """For each query k, the first index ``j >= start[k] + offset`` with ``x[j] <= threshold[k]`` (``>=`` when
-    ``above``); ``len(x)`` if none.
+    ``above``); ``len(x)`` if none. Written into ``out`` when given (an int64 array of the queries' length).
 
     One compiled pass from the end (:func:`~liqtools.analysis._kernels.first_at_or_below_sorted`): O(n +
     queries * log(distance)) with no table in memory. Queries whose starts are not in order are sorted first.
@@ -61,7 +61,10 @@ def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshol
     x = np.ascontiguousarray(x, dtype=np.float64)
     pos = np.ascontiguousarray(start, dtype=np.int64)
     thr = np.ascontiguousarray(threshold, dtype=np.float64)
-    out = np.empty(len(pos), dtype=np.int64)
+    if out is None:
+        out = np.empty(len(pos), dtype=np.int64)
+    elif out.shape != pos.shape or out.dtype != np.int64:
+        raise ValueError(f"out must be int64 of shape {pos.shape}, got {out.dtype} {out.shape}")
     sign = -1.0 if above else 1.0
     if not first_at_or_below_sorted(x, pos, thr, out, sign, int(offset)):
         order = np.argsort(pos, kind="stable")

@@ -298,9 +298,13 @@ def liquidation_heatmap(
     opened, closed = block[0:2], block[2:4]
     np.multiply(new_oi, series["a"], out=opened[0])
     np.multiply(new_oi, series["b"], out=opened[1])
-    before = np.hstack([np.zeros((2, 1)), active[:, :-1]]) + opened - liq
-    np.maximum(before - active, 0.0, out=closed)
     block[4:6], block[6:8] = liq, active
+    closed[:, 0] = 0.0  # active before the candle + opened - liquidated - active after, in place
+    closed[:, 1:] = active[:, :-1]
+    closed += opened
+    closed -= liq
+    closed -= active
+    np.maximum(closed, 0.0, out=closed)
     flows = pd.DataFrame(block.T, index=df.index, columns=_FLOWS, copy=False)
     return Heatmap(
         times=df.index[snap_candles],

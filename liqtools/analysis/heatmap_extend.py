@@ -61,7 +61,12 @@ def make_tail(df: pd.DataFrame, opts: ModelOptions) -> pd.DataFrame:
     tail = df.iloc[-w:].copy()
     for col in _CARRIED:
         if col in df.columns:
-            tail[col] = pd.to_numeric(df[col], errors="coerce").ffill().iloc[-w:].to_numpy()
+            values = pd.to_numeric(tail[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            if np.isnan(values[0]):  # carried from the last value before the tail, if any
+                before = pd.to_numeric(df[col].iloc[:-w], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+                known = np.flatnonzero(~np.isnan(before))
+                values[0] = before[known[-1]] if len(known) else np.nan
+            tail[col] = pd.Series(values, index=tail.index).ffill().to_numpy()
     return tail
 
 
