@@ -83,6 +83,24 @@ def test_span_sum_equals_the_sum_over_rows(monkeypatch, every, epoch_nats):
     np.testing.assert_allclose(one, want, rtol=1e-12, atol=1e-12 * value.sum())
 
 
+def test_span_sum_bins_prices_in_its_own_pass():
+    # edges= bins each piece's price inside the pass: the same sums as binning first, edges included
+    rng = np.random.default_rng(7)
+    n, k = 60, 500
+    edges = np.linspace(10.0, 20.0, 11)
+    price = np.concatenate([rng.uniform(9.0, 21.0, k - 13), edges, [np.nan, 20.5]])  # every edge, above, NaN
+    log_j = np.concatenate([[0.0], np.cumsum(-rng.exponential(0.05, n - 1))])
+    created = rng.integers(0, n, k)
+    stop = np.minimum(created + rng.integers(1, 40, k), n)
+    is_long, value = rng.random(k) < 0.5, rng.uniform(1, 10, k)
+    rows = np.arange(2, n, 3)
+    want = span_sum(created, stop, bins(price, edges), is_long, value, created, log_j, log_j[rows], 10, every=3)
+    got = span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 10, every=3, price=price, edges=edges)
+    assert want.sum() > 0 and np.array_equal(got, want)
+    with pytest.raises(ValueError, match="edges must bound"):
+        span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 9, price=price, edges=edges)
+
+
 def test_span_sum_restarts_after_a_break_and_ignores_empty_input():
     # everything created before candle 4 ends there (a complete closing): rows from 4 on restart clean
     log_j = np.array([0.0, -1.0, -2.0, -3.0, 0.0, -0.5, -1.0])

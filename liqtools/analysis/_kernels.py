@@ -82,19 +82,39 @@ def first_at_or_below_sorted(x, start, threshold, out, sign, offset):  # type: i
 
 
 @_jit
-def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls, j, log_j, base, scale, c0):  # type: ignore[no-untyped-def]
+def bin_of(q, edges):  # type: ignore[no-untyped-def]
+    """Bin of price ``q`` under half-open bins ``[edges[j], edges[j+1])`` of equal width, -1 below and
+    ``len(edges) - 1`` above the range (a NaN price: -1, as bin_index gives it)."""
+    n_bins = len(edges) - 1
+    lo = edges[0]
+    if not q >= lo:
+        return -1
+    if q >= edges[n_bins]:
+        return n_bins
+    b = min(max(int(np.floor((q - lo) / (edges[1] - lo))), 0), n_bins - 1)
+    while b > 0 and q < edges[b]:  # exact with respect to the edges, whatever the division's rounding
+        b -= 1
+    while b < n_bins - 1 and q >= edges[b + 1]:
+        b += 1
+    return b
+
+
+@_jit
+def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls, j, log_j, base, scale, c0, price, edges):  # type: ignore[no-untyped-def]
     """Add the pieces of class ``j`` (all pieces when ``j < 0``) to the difference arrays ``out[0]`` (longs)
     and ``out[1]`` (shorts), rows ``r0 ..`` of the result: a piece alive after candles ``start .. stop - 1``
     lives in rows ``start // every .. stop // every - 1``; it enters at its first row in ``out`` with
     ``value * exp(base - log_j[created])`` and leaves at ``stop // every`` if that row is in ``out``.
     ``scale[k - c0]`` holds that exp for candles ``c0 .. c0 + len(scale) - 1`` (numpy's, computed once per
     candle rather than per level). Pieces with ``col`` outside ``0 .. out.shape[2] - 1`` are skipped; a
-    ``col`` of length 1 puts every piece in that column."""
+    ``col`` of length 1 puts every piece in that column; with ``edges`` (two or more) a piece's column is
+    :func:`bin_of` its ``price`` instead."""
     rows, n_cols = out.shape[1], out.shape[2]
     r1 = r0 + rows
     one_col = len(col) == 1
+    binned = len(edges) > 1
     for i in range(len(value)):
-        c = col[0] if one_col else col[i]
+        c = bin_of(price[i], edges) if binned else (col[0] if one_col else col[i])
         if c < 0 or c >= n_cols or (j >= 0 and cls[i] != j):
             continue
         a = start[i] // every
@@ -150,24 +170,9 @@ def finish_rows(out, factor):  # type: ignore[no-untyped-def]
 
 @_jit
 def bins(price, edges, out):  # type: ignore[no-untyped-def]
-    """``out[i]`` = bin of ``price[i]`` under half-open bins ``[edges[j], edges[j+1])`` of equal width, -1
-    below and ``len(edges) - 1`` above the range."""
-    n_bins = len(edges) - 1
-    lo, size = edges[0], edges[1] - edges[0]
+    """``out[i]`` = :func:`bin_of` ``price[i]``."""
     for i in range(len(price)):
-        q = price[i]
-        if not q >= lo:  # below the range (a NaN price too, as bin_index gives it)
-            out[i] = -1
-            continue
-        if q >= edges[n_bins]:
-            out[i] = n_bins
-            continue
-        b = min(max(int(np.floor((q - lo) / size)), 0), n_bins - 1)
-        while b > 0 and q < edges[b]:  # exact with respect to the edges, whatever the division's rounding
-            b -= 1
-        while b < n_bins - 1 and q >= edges[b + 1]:
-            b += 1
-        out[i] = b
+        out[i] = bin_of(price[i], edges)
     return out
 
 

@@ -103,6 +103,8 @@ def span_sum(
     cls: NDArray[np.int64] | None = None,
     j: int = -1,
     breaks: NDArray[np.int64] | None = None,
+    price: NDArray[np.float64] | None = None,
+    edges: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """``out[s, r, c] = sum of value * exp(row_log[r] - log_j[created])`` over the pieces of side ``s`` (0 long,
     1 short) with ``col == c`` (every piece when ``col`` has length 1) and ``start // every <= r < stop //
@@ -112,12 +114,19 @@ def span_sum(
     arrays and one cumulative sum per epoch make this O(pieces + rows * n_cols), each a compiled pass
     (:mod:`liqtools.analysis._kernels`). A cell that all its pieces have left holds a rounding residue of
     order 1e-16 times the notional that passed through it (clipped at 0), except after a row in ``breaks``
-    (rows where every earlier piece has ended), where the sums restart.
+    (rows where every earlier piece has ended), where the sums restart. With ``edges``, a piece's column is
+    its ``price``'s bin (:func:`bins`, computed in the same pass; ``col`` is not read).
     """
     out = np.zeros((2, len(row_log), n_cols))
     if len(value) == 0:
         return out
     which = np.zeros(1, dtype=np.int64) if cls is None else cls
+    if edges is None or price is None:
+        price, edges = np.zeros(0), np.zeros(0)
+    else:
+        price, edges = np.ascontiguousarray(price, dtype=np.float64), np.ascontiguousarray(edges, dtype=np.float64)
+        if len(edges) != n_cols + 1 or len(price) != len(value):
+            raise ValueError(f"edges must bound the {n_cols} columns and price hold one value per piece")
     starts = set() if breaks is None else {int(b) for b in breaks}
     for e0, e1 in _epochs(row_log, breaks):
         base = float(row_log[e0])
@@ -126,7 +135,7 @@ def span_sum(
         # complete closing starts the epoch (the kernel computes any other piece's factor itself)
         c0, c1 = (e0 * every if e0 in starts else 0), min(len(log_j), e1 * every)
         scale = np.exp(base - log_j[c0:c1])
-        span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0)
+        span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0, price, edges)
         factor = np.exp(row_log[e0:e1] - base)
         for side in part:
             finish_rows(side, factor)

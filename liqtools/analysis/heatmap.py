@@ -37,7 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
-from liqtools.analysis._numeric import bins, in_parallel, liquidated_per_candle, span_sum
+from liqtools.analysis._numeric import in_parallel, liquidated_per_candle, span_sum
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
 from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
@@ -73,14 +73,15 @@ def _spans(lv: Levels) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np
     )
 
 
-def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int32], n_cols: int, rows: NDArray[np.int64] | None, every: int) -> NDArray[np.float64]:
-    """Summed value per side (0 long, 1 short), row and column of the pieces of :func:`_spans` (rows:
-    snapshot candles, or every candle); pieces with ``col`` outside ``0 .. n_cols - 1`` are left out, and a
-    ``col`` of length 1 puts them all in that column."""
+def _span_sums(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64] | None, rows: NDArray[np.int64] | None, every: int) -> NDArray[np.float64]:
+    """Summed value per side (0 long, 1 short), row and bin of the pieces of :func:`_spans` (rows: snapshot
+    candles, or every candle); pieces outside the bins of ``edges`` are left out; without ``edges`` all in one
+    column."""
     start, stop, value, which = _spans(lv)
     cls, created, is_long = (lv.cls, lv.created, lv.is_long) if which is None else (lv.cls[which], lv.created[which], lv.is_long[which])
-    if which is not None and len(col) == len(lv.created):
-        col = col[which]
+    price = None if edges is None else (lv.price if which is None else lv.price[which])
+    n_cols = 1 if edges is None else len(edges) - 1
+    col = np.zeros(1, dtype=np.int32)
     n_classes = log_factor.shape[0]
     out = None
     for j in range(n_classes):
@@ -88,7 +89,7 @@ def _span_sums(lv: Levels, log_factor: NDArray[np.float64], col: NDArray[np.int3
         breaks = lv.resets[j] // every  # the row of a complete closing has nothing older left in it
         part = span_sum(
             start, stop, col, is_long, value, created, log_factor[j], row_log, n_cols,
-            every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks,
+            every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks, price=price, edges=edges,
         )
         if out is None:
             out = part
@@ -282,12 +283,12 @@ def liquidation_heatmap(
     snap_candles = np.arange(1, n_snap + 1) * every - 1
 
     def picture() -> NDArray[np.float64]:
-        return _span_sums(levels, log_factor, bins(levels.price, edges), n_bins, snap_candles, every)
+        return _span_sums(levels, log_factor, edges, snap_candles, every)
 
     def per_candle() -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         # liquidated: value at the consumption candle, before its closing step; active: 1 column per side
         liq = liquidated_per_candle(levels, log_factor)
-        return liq, _span_sums(levels, log_factor, np.zeros(1, dtype=np.int32), 1, None, 1)[:, :, 0]
+        return liq, _span_sums(levels, log_factor, None, None, 1)[:, :, 0]
 
     matrices, (liq, active) = in_parallel(len(levels.created), picture, per_candle)
     liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
