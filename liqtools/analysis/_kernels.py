@@ -114,12 +114,14 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
     one_col = len(col) == 1
     binned = len(edges) > 1
     for i in range(len(value)):
-        c = bin_of(price[i], edges) if binned else (col[0] if one_col else col[i])
-        if c < 0 or c >= n_cols or (j >= 0 and cls[i] != j):
+        if j >= 0 and cls[i] != j:
             continue
         a = start[i] // every
         b = stop[i] // every
-        if a >= b or a >= r1 or b <= r0:
+        if a >= b or a >= r1 or b <= r0:  # not alive in these rows (checked before the bin: many epochs)
+            continue
+        c = bin_of(price[i], edges) if binned else (col[0] if one_col else col[i])
+        if c < 0 or c >= n_cols:
             continue
         k = created[i] - c0
         w = value[i] * (scale[k] if 0 <= k < len(scale) else np.exp(base - log_j[created[i]]))
