@@ -48,8 +48,6 @@ PRICE_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "mark_close", 
 LONG_SHORT_RATIO: str = "long_short_ratio"
 # Columns that may hold NaN: open interest is carried forward by the model, funding is sparse.
 _NULLABLE = frozenset({"oi_usd", "funding_rate"})
-# pandas 3 always copies on write (2.x only when asked to): then a validated frame can share the caller's data
-_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or pd.get_option("mode.copy_on_write") is True
 #: Largest magnitude any market column may hold (the model sums values over levels and candles).
 MAX_ABS_VALUE = 1e30
 
@@ -118,7 +116,7 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
     if dup.any():
         raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
 
-    out = df.copy(deep=not _COPY_ON_WRITE)  # with copy-on-write a shallow copy never writes through to the caller's frame
+    out = df.copy()  # deep: results keep numpy views of its columns (a shallow copy would share the caller's buffers)
     out.index = index
     for col in [c for c in COLUMNS if c in out.columns]:
         try:

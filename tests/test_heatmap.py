@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from reference import RTOL, assert_matches_reference, atol
 
 from conftest import random_market
-from liqtools import LeverageProfile, liquidation_heatmap
+from liqtools import LeverageProfile, liquidation_heatmap, load_sample
 from liqtools.analysis._numeric import first_at_or_below
 
 
@@ -317,3 +317,15 @@ def test_collapses_never_give_nan_property(seed, n, exponent, every, options):
     hm = liquidation_heatmap(df.assign(oi_usd=oi), every=every, bin_size=1.0, price_range=(40.0, 250.0), **options)
     for x in (hm.long, hm.short, hm.liquidated.to_numpy(), hm.flows.to_numpy()):
         assert np.isfinite(x).all() and (x >= 0).all()
+
+
+def test_a_heatmap_is_not_changed_by_later_edits_of_the_callers_frame():
+    # the heatmap keeps arrays of the validated frame: they must not be views of the caller's buffers
+    sample = load_sample()
+    df = pd.DataFrame({c: sample[c].to_numpy().copy() for c in sample}, index=sample.index)
+    hm = liquidation_heatmap(df, bin_size=500)
+    before, tail = hm.close_at(5), hm._tail.copy()
+    df.iloc[5, df.columns.get_loc("close")] = 1.0
+    df.iloc[-1, df.columns.get_loc("oi_usd")] = 1.0
+    assert hm.close_at(5) == before
+    pd.testing.assert_frame_equal(hm._tail, tail)

@@ -97,6 +97,8 @@ def test_span_sum_bins_prices_in_its_own_pass():
     want = span_sum(created, stop, bins(price, edges), is_long, value, created, log_j, log_j[rows], 10, every=3)
     got = span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 10, every=3, price=price, edges=edges)
     assert want.sum() > 0 and np.array_equal(got, want)
+    with pytest.raises(ValueError, match="both price= and edges="):
+        span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 10, edges=edges)
     with pytest.raises(ValueError, match="edges must bound"):
         span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 9, price=price, edges=edges)
 

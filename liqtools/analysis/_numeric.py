@@ -121,6 +121,8 @@ def span_sum(
     if len(value) == 0:
         return out
     which = np.zeros(1, dtype=np.int64) if cls is None else cls
+    if (edges is None) != (price is None):
+        raise ValueError("span_sum bins prices with both price= and edges=, or neither")
     if edges is None or price is None:
         price, edges = np.zeros(0), np.zeros(0)
     else:
