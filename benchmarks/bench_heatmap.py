@@ -5,6 +5,7 @@
     python benchmarks/bench_heatmap.py --options  # only the options' time ratios
     python benchmarks/bench_heatmap.py --year     # the year beside the numpy floor, as ratios (issue 16)
     python benchmarks/bench_heatmap.py --breakdown  # where a later call on the year spends its time
+    python benchmarks/bench_heatmap.py --against DIR  # the year's later calls here and in another checkout
 
 Prints, for 43,200 one-minute candles (one month): the plain per-candle loop over active levels (numpy
 inside each candle) against liquidation_heatmap, and checks they agree; then one year (525,600 candles)
@@ -143,6 +144,7 @@ def child(n: int, repeats: int) -> None:
 
     A heatmap of the bundled sample runs first: it loads the compiled loops (numba's on-disk cache), a
     cost paid once per process whatever the data, reported apart as ``load``."""
+    import liqtools
     from liqtools import liquidation_heatmap, load_sample
 
     t = time.perf_counter()
@@ -159,7 +161,7 @@ def child(n: int, repeats: int) -> None:
         system.append(resource.getrusage(resource.RUSAGE_SELF).ru_stime - s0)
         del hm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"times": times, "system": system, "load": load, "peak_gb": peak / 1e6, "data_gb": base / 1e6}))
+    print(json.dumps({"times": times, "system": system, "load": load, "peak_gb": peak / 1e6, "data_gb": base / 1e6, "file": liqtools.__file__}))
 
 
 def floor_child(n: int) -> None:
@@ -191,11 +193,33 @@ def floor_child(n: int) -> None:
     print(json.dumps({"floor": times[0], "again": times[1]}))
 
 
-def measure(n: int, repeats: int, hugepages: bool = True, floor: bool = False) -> dict:
+def measure(n: int, repeats: int, hugepages: bool = True, floor: bool = False, tree: str | None = None) -> dict:
+    """One fresh process's figures; ``tree``: import liqtools from that checkout instead of this one."""
     env = {**os.environ, "NUMPY_MADVISE_HUGEPAGE": "1" if hugepages else "0"}
+    if tree is not None:
+        env["PYTHONPATH"] = tree
     args = ["--floor", str(n)] if floor else ["--child", str(n), str(repeats)]
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def year_against_tree(n: int, other: str, rounds: int = 6) -> None:
+    """Later calls on the year with this checkout and with another one (``git worktree add DIR COMMIT``),
+    in alternating fresh processes: a change's effect on a machine whose speed drifts from minute to minute."""
+    import liqtools
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(liqtools.__file__)))
+    later: dict[str, list[float]] = {other: [], here: []}
+    for _ in range(rounds):
+        for tree in (other, here):
+            run = measure(n, 4, tree=tree)
+            if not run["file"].startswith(os.path.abspath(tree)):
+                raise RuntimeError(f"the child imported {run['file']}, not the checkout {tree}")
+            later[tree] += run["times"][1:]
+    print(f"year of 1-minute candles ({n:,}), later calls, {rounds} alternating fresh processes x 3 calls each:")
+    for tree, times in later.items():
+        print(f"  {tree:40s} median {np.median(times) * 1e3:6.1f} ms  min {min(times) * 1e3:6.1f} ms")
+    print(f"  this checkout / the other: {np.median(later[here]) / np.median(later[other]):.2f} (medians)")
 
 
 def main() -> None:
@@ -206,6 +230,7 @@ def main() -> None:
     ap.add_argument("--floor", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--year", action="store_true", help="only the year: its time and peak beside the numpy floor")
     ap.add_argument("--breakdown", action="store_true", help="only the year: own time per function of a later call")
+    ap.add_argument("--against", metavar="DIR", help="only the year's later calls, here and in another checkout, alternating")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -215,6 +240,9 @@ def main() -> None:
         return
     if args.year:
         year_against_floor(52_560 if args.quick else 525_600)
+        return
+    if args.against:
+        year_against_tree(52_560 if args.quick else 525_600, args.against)
         return
     if args.breakdown:
         year_breakdown(52_560 if args.quick else 525_600)
@@ -255,10 +283,12 @@ def main() -> None:
 
 def year_against_floor(n: int, runs: int = 5) -> None:
     """Issue 16's figures side by side: the year's first and later calls and peak, the floor, the ratios."""
-    floor_runs = [measure(n, 1, floor=True) for _ in range(runs)]
+    floor_runs, calls = [], []
+    for _ in range(runs):  # alternating, so a busy minute on this shared machine slows both alike
+        floor_runs.append(measure(n, 1, floor=True))
+        calls.append(measure(n, 2))
     floors = np.array([r["floor"] for r in floor_runs])
     agains = np.array([r["again"] for r in floor_runs])
-    calls = [measure(n, 2) for _ in range(runs)]
     first = np.array([c["times"][0] for c in calls])
     later = np.array([c["times"][1] for c in calls])
     sys_first = np.array([c["system"][0] for c in calls])
@@ -275,6 +305,8 @@ def year_against_floor(n: int, runs: int = 5) -> None:
           f"  [system time {np.median(sys_first):.3f} s: first touch of fresh memory; runs {runs_text(first)}]")
     print(f"  heatmap, later calls            : {np.median(later):.3f} s  = {np.median(later) / g:.1f}x the floor again"
           f"  [system time {np.median(sys_later):.3f} s; runs {runs_text(later)}]")
+    print(f"    each run over the floor run beside it: median {np.median(later / agains):.1f}x  "
+          f"(runs {', '.join(f'{x:.1f}' for x in later / agains)})")
     print(f"  peak memory (RSS)               : {peak:.2f} GB  (target <= 1.0 GB)")
     print(f"  once per process, before the first call: loading the compiled loops {np.median(load):.2f} s (a heatmap of the bundled sample)")
 
