@@ -103,6 +103,26 @@ def test_span_sum_bins_prices_in_its_own_pass():
         span_sum(created, stop, np.zeros(1, np.int32), is_long, value, created, log_j, log_j[rows], 9, price=price, edges=edges)
 
 
+def test_span_sum_adds_into_a_given_result():
+    # a mix of classes: each class's sums added to the running result as they finish, bit for bit the sum
+    rng = np.random.default_rng(11)
+    n, k, n_cols = 50, 300, 6
+    log_j = np.concatenate([[0.0], np.cumsum(-rng.exponential(0.05, n - 1))])
+    created = rng.integers(0, n, k)
+    stop = np.minimum(created + rng.integers(1, 30, k), n)
+    col, is_long = rng.integers(0, n_cols, k).astype(np.int32), rng.random(k) < 0.5
+    value, cls = rng.uniform(1, 10, k), rng.integers(0, 2, k)
+    args = (created, stop, col, is_long, value, created, log_j, log_j, n_cols)
+    first, second = (span_sum(*args, cls=cls, j=j) for j in (0, 1))
+    got = span_sum(*args, cls=cls, j=1, into=first.copy())
+    assert np.array_equal(got, first + second)
+    none = np.zeros(0, dtype=np.int64)
+    empty = span_sum(none, none, col[:0], is_long[:0], value[:0], none, log_j, log_j, n_cols, into=first.copy())
+    assert np.array_equal(empty, first)  # no pieces: the given result unchanged
+    with pytest.raises(ValueError, match="into must have shape"):
+        span_sum(*args, into=np.zeros((2, n, n_cols + 1)))
+
+
 def test_span_sum_restarts_after_a_break_and_ignores_empty_input():
     # everything created before candle 4 ends there (a complete closing): rows from 4 on restart clean
     log_j = np.array([0.0, -1.0, -2.0, -3.0, 0.0, -0.5, -1.0])
@@ -143,7 +163,7 @@ def test_nan_is_never_turned_into_a_number():
     assert list(first_at_or_below(np.array([1.0, 2.0]), np.array([0, 0]), np.array([np.nan, 1.5]))) == [2, 0]
     assert bins(np.array([np.nan, 15.0]), np.array([10.0, 20.0])).tolist() == [-1, 0]
     m = np.array([[np.nan, -1.0], [1.0, 2.0]])
-    finish_rows(m, np.ones(2))
+    finish_rows(m, np.ones(2), np.zeros((0, 2)))
     assert np.isnan(m[:, 0]).all() and m[:, 1].tolist() == [0.0, 1.0]
 
 

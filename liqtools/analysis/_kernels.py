@@ -156,18 +156,23 @@ def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, 
 
 
 @_jit
-def finish_rows(out, factor):  # type: ignore[no-untyped-def]
-    """In place: cumulative sums down the rows, each row times its ``factor``, clipped at 0 (a cell emptied
-    by exits keeps at most a rounding residue >= 0)."""
+def finish_rows(out, factor, into):  # type: ignore[no-untyped-def]
+    """Cumulative sums down the rows of ``out``, each row times its ``factor``, clipped at 0 (a cell emptied
+    by exits keeps at most a rounding residue >= 0): in place, or added to ``into`` when it has rows."""
     rows, n_cols = out.shape
+    add = into.shape[0] > 0
     carry = np.zeros(n_cols)
     for r in range(rows):
         f = factor[r]
         for c in range(n_cols):
             carry[c] += out[r, c]
             v = carry[c] * f
-            out[r, c] = 0.0 if v < 0.0 else v  # noqa: FURB136 (a NaN stays NaN, as np.maximum keeps it)
-    return out
+            v = 0.0 if v < 0.0 else v  # noqa: FURB136 (a NaN stays NaN, as np.maximum keeps it)
+            if add:
+                into[r, c] += v
+            else:
+                out[r, c] = v
+    return into if add else out
 
 
 @_jit

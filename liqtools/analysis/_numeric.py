@@ -105,6 +105,7 @@ def span_sum(
     breaks: NDArray[np.int64] | None = None,
     price: NDArray[np.float64] | None = None,
     edges: NDArray[np.float64] | None = None,
+    into: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """``out[s, r, c] = sum of value * exp(row_log[r] - log_j[created])`` over the pieces of side ``s`` (0 long,
     1 short) with ``col == c`` (every piece when ``col`` has length 1) and ``start // every <= r < stop //
@@ -115,11 +116,14 @@ def span_sum(
     (:mod:`liqtools.analysis._kernels`). A cell that all its pieces have left holds a rounding residue of
     order 1e-16 times the notional that passed through it (clipped at 0), except after a row in ``breaks``
     (rows where every earlier piece has ended), where the sums restart. With ``edges``, a piece's column is
-    its ``price``'s bin (:func:`bins`, computed in the same pass; ``col`` is not read).
+    its ``price``'s bin (:func:`bins`, computed in the same pass; ``col`` is not read). With ``into`` (of the
+    result's shape) the sums are added to it (a mix of classes, class by class, without a second result).
     """
     out = np.zeros((2, len(row_log), n_cols))
+    if into is not None and into.shape != out.shape:
+        raise ValueError(f"into must have shape {out.shape}, got {into.shape}")
     if len(value) == 0:
-        return out
+        return out if into is None else into
     which = np.zeros(1, dtype=np.int64) if cls is None else cls
     if (edges is None) != (price is None):
         raise ValueError("span_sum bins prices with both price= and edges=, or neither")
@@ -130,6 +134,7 @@ def span_sum(
         if len(edges) != n_cols + 1 or len(price) != len(value):
             raise ValueError(f"edges must bound the {n_cols} columns and price hold one value per piece")
     starts = set() if breaks is None else {int(b) for b in breaks}
+    none = np.zeros((0, n_cols))
     for e0, e1 in _epochs(row_log, breaks):
         base = float(row_log[e0])
         part = out[:, e0:e1]
@@ -139,9 +144,9 @@ def span_sum(
         scale = np.exp(base - log_j[c0:c1])
         span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0, price, edges)
         factor = np.exp(row_log[e0:e1] - base)
-        for side in part:
-            finish_rows(side, factor)
-    return out
+        for s, matrix in enumerate(part):
+            finish_rows(matrix, factor, none if into is None else into[s, e0:e1])
+    return out if into is None else into
 
 
 def bins(price: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int32]:

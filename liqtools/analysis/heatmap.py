@@ -87,14 +87,10 @@ def _span_sums(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.fl
     for j in range(n_classes):
         row_log = log_factor[j] if rows is None else log_factor[j, rows]
         breaks = lv.resets[j] // every  # the row of a complete closing has nothing older left in it
-        part = span_sum(
+        out = span_sum(  # a mix of classes: the later classes' sums are added to the first's as they finish
             start, stop, col, is_long, value, created, log_factor[j], row_log, n_cols,
-            every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks, price=price, edges=edges,
+            every=every, cls=cls if n_classes > 1 else None, j=j, breaks=breaks, price=price, edges=edges, into=out,
         )
-        if out is None:
-            out = part
-        else:
-            out += part  # in place: a mix of classes holds two results at a time, not three
     assert out is not None
     return out
 
