@@ -172,7 +172,7 @@ def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
     # the default model's levels from one compiled pass equal numpy's broadcasts exactly, zero-notional
     # levels (a zero weight, a candle's zero side share) left out alike
     from liqtools import load_sample
-    from liqtools.analysis._build import _levels_by_arrays, _typical_levels
+    from liqtools.analysis._build import _levels_by_arrays, model_levels
     from liqtools.analysis.ingredients import ModelOptions, oi_changes, split_fractions
     from liqtools.analysis.profile import LeverageProfile, as_profile
     from liqtools.schema import validate_market
@@ -184,7 +184,8 @@ def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
     a, b = split_fractions(df, opts.split)
     new_oi = np.maximum(oi_changes(df["oi_usd"].to_numpy())[0], 0.0)
     opened = np.flatnonzero(new_oi > 0)
-    got = _typical_levels(high, low, close, opened, new_oi * a, new_oi * b, profile)
+    lv = model_levels(df, profile, opts)[0]  # the compiled pass, one side per thread when large
+    got = (lv.price, lv.notional, lv.created, lv.is_long, int(lv.is_long.sum()))
     want = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, False)[:5]
     assert got[4] == want[4] > 0  # as many longs
     if weights:  # some levels had no notional

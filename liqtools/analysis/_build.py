@@ -132,17 +132,6 @@ def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop
     return [np.concatenate([x[:stop_long], x[half:stop_short]]) for x in arrays]
 
 
-def _typical_levels(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base_long: NDArray[np.float64], base_short: NDArray[np.float64], profile: LeverageProfile) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int]:
-    """docs/model.md's levels of both sides: ``price, notional, created, is_long, n_long``, longs first, the
-    same numbers as :func:`_levels_by_arrays`."""
-    half = len(opened) * len(profile.leverages)
-    out = _typical_arrays(2 * half)
-    stop_long = _typical_side(high, low, close, opened, base_long, profile, 0, out, 0)
-    stop_short = _typical_side(high, low, close, opened, base_short, profile, 1, out, half)
-    price, notional, created, is_long = _close_gap(out, stop_long, half, stop_short)
-    return price, notional, created, is_long, stop_long
-
-
 def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeverageProfile, high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], with_tier: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int, NDArray[np.int64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
     """Every level with the options the compiled pass does not cover (path entries, crowding, tiers kept):
     ``price, notional, created, is_long, n_long, tier, rest_min, rest_max`` (the last two for path entries)."""
