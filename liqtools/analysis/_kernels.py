@@ -100,7 +100,7 @@ def bin_of(q, edges):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls, j, log_j, base, scale, c0, price, edges):  # type: ignore[no-untyped-def]
+def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls, j, log_j, base, scale, c0, price, edges, lo, hi):  # type: ignore[no-untyped-def]
     """Add the pieces of class ``j`` (all pieces when ``j < 0``) to the difference arrays ``out[0]`` (longs)
     and ``out[1]`` (shorts), rows ``r0 ..`` of the result: a piece alive after candles ``start .. stop - 1``
     lives in rows ``start // every .. stop // every - 1``; it enters at its first row in ``out`` with
@@ -108,8 +108,10 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
     ``scale[k - c0]`` holds that exp for candles ``c0 .. c0 + len(scale) - 1`` (numpy's, computed once per
     candle rather than per level). Pieces with ``col`` outside ``0 .. out.shape[2] - 1`` are skipped; a
     ``col`` of length 1 puts every piece in that column; with ``edges`` (two or more) a piece's column is
-    :func:`bin_of` its ``price`` instead."""
+    :func:`bin_of` its ``price`` instead. ``lo[s, r] .. hi[s, r] - 1`` grow to hold every column written in
+    side ``s``'s row ``r`` (for :func:`finish_rows`; not kept when ``lo`` has no rows)."""
     rows, n_cols = out.shape[1], out.shape[2]
+    banded = lo.shape[1] > 0
     r1 = r0 + rows
     one_col = len(col) == 1
     binned = len(edges) > 1
@@ -126,9 +128,16 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
         k = created[i] - c0
         w = value[i] * (scale[k] if 0 <= k < len(scale) else np.exp(base - log_j[created[i]]))
         side = 0 if is_long[i] else 1
-        out[side, max(a, r0) - r0, c] += w
+        r = max(a, r0) - r0
+        out[side, r, c] += w
+        if banded:
+            lo[side, r] = min(lo[side, r], c)
+            hi[side, r] = max(hi[side, r], c + 1)
         if b < r1:
             out[side, b - r0, c] -= w
+            if banded:
+                lo[side, b - r0] = min(lo[side, b - r0], c)
+                hi[side, b - r0] = max(hi[side, b - r0], c + 1)
     return out
 
 
@@ -156,15 +165,25 @@ def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, 
 
 
 @_jit
-def finish_rows(out, factor, into):  # type: ignore[no-untyped-def]
+def finish_rows(out, factor, into, lo, hi):  # type: ignore[no-untyped-def]
     """Cumulative sums down the rows of ``out``, each row times its ``factor``, clipped at 0 (a cell emptied
-    by exits keeps at most a rounding residue >= 0): in place, or added to ``into`` when it has rows."""
+    by exits keeps at most a rounding residue >= 0): in place, or added to ``into`` when it has rows.
+
+    With ``lo`` and ``hi`` (one entry per row: row ``r``'s differences lie in columns ``lo[r] .. hi[r] - 1``)
+    a row is summed only over those columns and those where the running sum is not 0: every other cell's
+    sum is 0 + 0, times a finite factor, so it is left as it is (0 in place, ``into`` unchanged), the same
+    numbers as the whole row gives, bit for bit. Empty ``lo``: every column of every row."""
     rows, n_cols = out.shape
     add = into.shape[0] > 0
+    banded = len(lo) > 0
     carry = np.zeros(n_cols)
+    c_lo, c_hi = n_cols, 0  # the columns where carry may not be 0
     for r in range(rows):
         f = factor[r]
-        for c in range(n_cols):
+        c0, c1 = 0, n_cols
+        if banded and abs(f) < np.inf:  # 0 * f is 0 only for a finite f
+            c0, c1 = min(c_lo, lo[r]), max(c_hi, hi[r])
+        for c in range(c0, c1):
             carry[c] += out[r, c]
             v = carry[c] * f
             v = 0.0 if v < 0.0 else v  # noqa: FURB136 (a NaN stays NaN, as np.maximum keeps it)
@@ -172,6 +191,12 @@ def finish_rows(out, factor, into):  # type: ignore[no-untyped-def]
                 into[r, c] += v
             else:
                 out[r, c] = v
+        if banded:
+            while c0 < c1 and carry[c0] == 0.0:
+                c0 += 1
+            while c1 > c0 and carry[c1 - 1] == 0.0:
+                c1 -= 1
+            c_lo, c_hi = (c0, c1) if c0 < c1 else (n_cols, 0)
     return into if add else out
 
 

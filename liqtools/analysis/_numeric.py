@@ -142,10 +142,13 @@ def span_sum(
         # complete closing starts the epoch (the kernel computes any other piece's factor itself)
         c0, c1 = (e0 * every if e0 in starts else 0), min(len(log_j), e1 * every)
         scale = np.exp(base - log_j[c0:c1])
-        span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0, price, edges)
+        # each row's written columns, so the cumulative pass skips the cells that stay 0 (most of a wide grid)
+        lo = np.full((2, e1 - e0 if n_cols > 1 else 0), n_cols, dtype=np.int64)
+        hi = np.zeros_like(lo)
+        span_scatter(part, e0, every, start, stop, col, is_long, value, created, which, j if cls is not None else -1, log_j, base, scale, c0, price, edges, lo, hi)
         factor = np.exp(row_log[e0:e1] - base)
         for s, matrix in enumerate(part):
-            finish_rows(matrix, factor, none if into is None else into[s, e0:e1])
+            finish_rows(matrix, factor, none if into is None else into[s, e0:e1], lo[s], hi[s])
     return out if into is None else into
 
 
