@@ -142,6 +142,38 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
 
 
 @_jit
+def side_pass(pic, lo, hi, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, liq, log_j):  # type: ignore[no-untyped-def]
+    """One side's levels in one pass, for a model of one closing class and one epoch (no cuts): what
+    :func:`span_scatter` adds for the snapshot rows (``pic``, rows ``created // every .. end // every - 1``,
+    column :func:`bin_of` the price, with ``lo``/``hi``) and for every candle (``act``, one column), and
+    what :func:`liquidated_per_candle` adds (``liq``), each with the same operations in the same order, so
+    the sums are the same bit for bit. ``scale_pic`` / ``scale_act``: the two results' exp factors per
+    candle."""
+    rows, n_cols = pic.shape
+    n = len(act)
+    for i in range(len(notional)):
+        k, e, v = created[i], end[i], notional[i]
+        a, b = k // every, e // every
+        if a < b and a < rows:
+            c = bin_of(price[i], edges)
+            if 0 <= c < n_cols:
+                w = v * scale_pic[k]
+                pic[a, c] += w
+                lo[a], hi[a] = min(lo[a], c), max(hi[a], c + 1)
+                if b < rows:
+                    pic[b, c] -= w
+                    lo[b], hi[b] = min(lo[b], c), max(hi[b], c + 1)
+        if k < e:
+            w = v * scale_act[k]
+            act[k] += w
+            if e < n:
+                act[e] -= w
+        c = consumed[i]
+        if c < n and e == c:
+            liq[c] += v * np.exp(log_j[max(c - 1, k)] - log_j[k])
+
+
+@_jit
 def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, one_class, one_tier, log_factor, cut_at, cut_share, out):  # type: ignore[no-untyped-def]
     """``out[0 | 1, c, t]`` += each long | short level of tier ``t`` liquidated at candle ``c`` (``end ==
     consumed < n``) at its value before that candle's closing step: ``notional * exp(log_factor[cls, b] -

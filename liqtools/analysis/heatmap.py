@@ -37,6 +37,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
+from liqtools.analysis._by_side import sides_at_once
 from liqtools.analysis._numeric import in_parallel, liquidated_per_candle, span_sum
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
 from liqtools.analysis.heatmap_extend import make_tail
@@ -286,16 +287,17 @@ def liquidation_heatmap(
         liq = liquidated_per_candle(levels, log_factor)
         return liq, _span_sums(levels, log_factor, None, None, 1)[:, :, 0]
 
-    matrices, (liq, active) = in_parallel(len(levels.created), picture, per_candle)
+    block = np.zeros((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
+    opened, closed, liq, active = block[0:2], block[2:4], block[4:6], block[6:8]
+    matrices = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active)
+    if matrices is None:  # the general passes: the picture beside the per-candle sums
+        matrices, (liq[:], active[:]) = in_parallel(len(levels.created), picture, per_candle)
     liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
 
     # closed = what the accounting leaves
     new_oi = series["new_oi"]
-    block = np.empty((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
-    opened, closed = block[0:2], block[2:4]
     np.multiply(new_oi, series["a"], out=opened[0])
     np.multiply(new_oi, series["b"], out=opened[1])
-    block[4:6], block[6:8] = liq, active
     closed[:, 0] = 0.0  # active before the candle + opened - liquidated - active after, in place
     closed[:, 1:] = active[:, :-1]
     closed += opened

@@ -1,0 +1,76 @@
+"""One pass over each side's levels (liqtools.analysis._by_side) against the general passes: the same
+heatmaps bit for bit wherever the model allows it, and the general passes wherever it does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liqtools import liquidation_heatmap, load_sample
+from liqtools.analysis import _numeric, heatmap
+
+
+def _general(monkeypatch, df, **options):
+    with monkeypatch.context() as m:
+        m.setattr(heatmap, "sides_at_once", lambda *args: None)
+        return liquidation_heatmap(df, **options)
+
+
+def _taken(monkeypatch, df, **options):
+    taken = []
+    real = heatmap.sides_at_once
+
+    def spy(*args):
+        out = real(*args)
+        taken.append(out is not None)
+        return out
+
+    with monkeypatch.context() as m:
+        m.setattr(heatmap, "sides_at_once", spy)
+        hm = liquidation_heatmap(df, **options)
+    return hm, taken == [True]
+
+
+def _same(a, b):
+    assert np.array_equal(a.long, b.long) and np.array_equal(a.short, b.short)
+    assert a.liquidated.equals(b.liquidated) and a.flows.equals(b.flows)
+    assert a.long.sum() > 0 and a.short.sum() > 0 and a.liquidated.to_numpy().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"bin_size": 50.0, "every": 7},
+        {"half_life": "7D", "turnover": 0.01},
+        {"split": "candle", "leverage": {2: 0.0, 10: 0.6, 125: 0.4}},  # a zero weight: a gap between the sides
+        {"consume_margin": 0.002, "price_range": (60_000.0, 70_000.0)},  # levels outside the bins
+        {"entry": "path"},
+    ],
+)
+@pytest.mark.parametrize("threads", [False, True])
+def test_one_pass_a_side_is_the_general_passes_bit_for_bit(monkeypatch, options, threads):
+    df = load_sample()
+    if threads:  # the sample is small: force the two threads the year would use
+        monkeypatch.setattr(_numeric, "PARALLEL_LEVELS", 0)
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    fast, taken = _taken(monkeypatch, df, **options)
+    assert taken
+    _same(fast, _general(monkeypatch, df, **options))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"half_life_mix": [(0.5, "6h"), (0.5, None)]},  # two closing classes
+        {"near_cut": (0.01, 0.3)},  # a level is two pieces
+        {"half_life": 1e-320},  # complete closings: every level ends at once
+        {"half_life": 2.0},  # logs past one epoch
+    ],
+)
+def test_the_general_passes_serve_what_one_pass_cannot(monkeypatch, options):
+    df = load_sample()
+    hm, taken = _taken(monkeypatch, df, **options)
+    assert not taken
+    general = _general(monkeypatch, df, **options)
+    assert np.array_equal(hm.long, general.long) and hm.flows.equals(general.flows)
