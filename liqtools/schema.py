@@ -50,6 +50,8 @@ LONG_SHORT_RATIO: str = "long_short_ratio"
 _NULLABLE = frozenset({"oi_usd", "funding_rate"})
 #: Largest magnitude any market column may hold (the model sums values over levels and candles).
 MAX_ABS_VALUE = 1e30
+_POSITIVE = frozenset(PRICE_COLUMNS) | {"oi_usd"}
+_NON_NEGATIVE = frozenset({"volume", "taker_buy_volume"})
 
 
 def _row(index: pd.Index, pos: int) -> str:
@@ -58,6 +60,26 @@ def _row(index: pd.Index, pos: int) -> str:
 
 def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+def _float_values(column: pd.Series, col: str) -> np.ndarray:
+    """The column as float64 (NaN for missing); a float64 column's own values, not a copy."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    try:
+        return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"column {col!r} is not numeric ({exc})") from exc
+
+
+def _bad_value(col: str, values: np.ndarray, index: pd.Index) -> None:
+    """Raise for the first non-finite value (NaN allowed in nullable columns), else the first too large."""
+    bad = ~np.isfinite(values) if col not in _NULLABLE else np.isinf(values)
+    if bad.any():
+        pos = _first(bad)
+        raise DataError(f"column {col!r} has a non-finite value {values[pos]} at {_row(index, pos)}")
+    pos = _first(np.abs(values) > MAX_ABS_VALUE)
+    raise DataError(f"column {col!r} has {values[pos]:g} at {_row(index, pos)}, above {MAX_ABS_VALUE:g}: rescale the units")
 
 
 def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.DataFrame:
@@ -119,27 +141,18 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
     out = df.copy()  # deep: results keep numpy views of its columns (a shallow copy would share the caller's buffers)
     out.index = index
     for col in [c for c in COLUMNS if c in out.columns]:
-        try:
-            values = pd.to_numeric(out[col], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"column {col!r} is not numeric ({exc})") from exc
-        bad = ~np.isfinite(values) if col not in _NULLABLE else np.isinf(values)
-        if bad.any():
-            pos = _first(bad)
-            raise DataError(f"column {col!r} has a non-finite value {values[pos]} at {_row(index, pos)}")
-        huge = np.abs(values) > MAX_ABS_VALUE  # sums over levels and candles would overflow float64
-        if huge.any():
-            pos = _first(huge)
-            raise DataError(f"column {col!r} has {values[pos]:g} at {_row(index, pos)}, above {MAX_ABS_VALUE:g}: rescale the units")
-        if col in PRICE_COLUMNS and (values <= 0).any():
-            pos = _first(values <= 0)
-            raise DataError(f"column {col!r} must be > 0, got {values[pos]} at {_row(index, pos)}")
-        if col in ("volume", "taker_buy_volume") and (values < 0).any():
+        values = _float_values(out[col], col)
+        # one pass for the common case (every value fine); which value is wrong is found only on failure
+        fine = np.abs(values) <= MAX_ABS_VALUE  # False for NaN, inf and values too large
+        if not (fine.all() if col not in _NULLABLE else (fine | np.isnan(values)).all()):
+            _bad_value(col, values, index)
+        if col in _NON_NEGATIVE and (values < 0).any():
             pos = _first(values < 0)
             raise DataError(f"column {col!r} must be >= 0, got {values[pos]} at {_row(index, pos)}")
-        if col == "oi_usd" and (values <= 0).any():
+        if col in _POSITIVE and (values <= 0).any():
             pos = _first(values <= 0)
-            raise DataError(f"column 'oi_usd' must be > 0 (NaN for unknown), got {values[pos]} at {_row(index, pos)}")
+            nan_note = " (NaN for unknown)" if col == "oi_usd" else ""
+            raise DataError(f"column {col!r} must be > 0{nan_note}, got {values[pos]} at {_row(index, pos)}")
         if out[col].dtype != np.float64:  # a float64 column already holds exactly these values
             out[col] = values
 
