@@ -1,4 +1,4 @@
-"""One pass over each side's levels (liqtools.analysis._by_side) against the general passes: the same
+"""One pass over each side's levels of each class (liqtools.analysis._by_side) against the general passes: the same
 heatmaps bit for bit wherever the model allows it, and the general passes wherever it does not."""
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def _same(a, b):
         {"split": "candle", "leverage": {2: 0.0, 10: 0.6, 125: 0.4}},  # a zero weight: a gap between the sides
         {"consume_margin": 0.002, "price_range": (60_000.0, 70_000.0)},  # levels outside the bins
         {"entry": "path"},
+        {"half_life_mix": [(0.5, "6h"), (0.5, None)]},  # two closing classes
+        {"near_cut": (0.01, 0.3)},  # a cut level is two pieces
+        {"near_cut": (0.02, 1.0), "half_life_mix": [(0.3, "2D"), (0.3, "7D"), (0.4, None)], "turnover": 0.01},
     ],
 )
 @pytest.mark.parametrize("threads", [False, True])
@@ -62,9 +65,8 @@ def test_one_pass_a_side_is_the_general_passes_bit_for_bit(monkeypatch, options,
 @pytest.mark.parametrize(
     "options",
     [
-        {"half_life_mix": [(0.5, "6h"), (0.5, None)]},  # two closing classes
-        {"near_cut": (0.01, 0.3)},  # a level is two pieces
         {"half_life": 1e-320},  # complete closings: every level ends at once
+        {"half_life_mix": [(0.5, 1e-320), (0.5, None)]},  # one class closes completely
         {"half_life": 2.0},  # logs past one epoch
     ],
 )

@@ -1,12 +1,12 @@
 """The heatmap's second phase in one pass over each side's levels, when the model allows it.
 
 :func:`liquidation_heatmap` needs three sums over the levels: the snapshot matrices, the active notional
-per candle and the liquidated USD per candle. In general each is its own compiled pass (a mix of closing
-classes, near-liquidation cuts and many epochs each change what a pass adds). For one closing class
-without cuts whose logs stay within one epoch (docs/model.md's default, and most single options), the
-three are one pass over each side's levels (:func:`~liqtools.analysis._kernels.side_pass`), the longs on
-one thread and the shorts on the other: the level arrays are read once instead of three times. The sums
-are the general passes' own, bit for bit (tested).
+per candle and the liquidated USD per candle. In general each is its own compiled pass over all levels.
+When every closing class's logs stay within one epoch and nothing closes completely (docs/model.md's
+default, and most options: mixes and near-liquidation cuts included), the three are one pass over each
+side's levels of each class (:func:`~liqtools.analysis._kernels.side_pass`), the longs on one thread and
+the shorts on the other: the level arrays are read once instead of three times. The sums are the general
+passes' own, bit for bit (tested).
 """
 
 from __future__ import annotations
@@ -19,33 +19,57 @@ from liqtools.analysis._kernels import finish_rows, side_pass
 from liqtools.analysis._numeric import _epochs, in_parallel
 
 
+def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None:
+    """Per closing class, the slices of its longs and of its shorts; None unless the levels come class by
+    class, longs before shorts (as model_levels makes them)."""
+    if n_classes == 1:
+        bounds = [0, len(lv.cls)]
+    else:
+        if np.any(lv.cls[1:] < lv.cls[:-1]):
+            return None
+        bounds = np.searchsorted(lv.cls, np.arange(n_classes + 1)).tolist()
+    out = []
+    for j in range(n_classes):
+        b0, b1 = bounds[j], bounds[j + 1]
+        mid = b0 + int(np.count_nonzero(lv.is_long[b0:b1]))
+        if lv.is_long[mid:b1].any():
+            return None
+        out.append((slice(b0, mid), slice(mid, b1)))
+    return out
+
+
 def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64]) -> NDArray[np.float64] | None:
     """The snapshot matrices ``(2, rows, bins)``, with the liquidated and active USD per candle written into
     ``liq`` and ``active`` (each ``(2, n)``, zeros); None when the model needs the general passes."""
-    n_long = int(np.count_nonzero(lv.is_long))
-    one_class = log_factor.shape[0] == 1 and not len(lv.resets[0])
-    if not one_class or lv.cut_at is not None or lv.is_long[n_long:].any():  # longs first, then shorts
-        return None
-    log_j, row_log = log_factor[0], log_factor[0, snap_candles]
-    if len(_epochs(log_j)) != 1 or len(_epochs(row_log)) != 1:  # (no snapshot rows: no epoch)
+    n_classes, n = log_factor.shape
+    row_logs = log_factor[:, snap_candles]
+    if any(len(r) for r in lv.resets) or any(len(_epochs(log_factor[j])) != 1 or len(_epochs(row_logs[j])) != 1 for j in range(n_classes)):
+        return None  # complete closings or logs past one epoch (no snapshot rows: no epoch either)
+    parts = _class_sides(lv, n_classes)
+    if parts is None:
         return None
     n_snap, n_bins = len(snap_candles), len(edges) - 1
     out = np.zeros((2, n_snap, n_bins))
-    scale_pic = np.exp(row_log[0] - log_j[: n_snap * every])
-    scale_act = np.exp(log_j[0] - log_j)
-    f_pic = np.exp(row_log - row_log[0])
-    f_act = np.exp(log_j - log_j[0])
+    scales = [  # per class: the exp factors of the picture and the per-candle column, entering and finishing
+        (np.exp(r[0] - lj[: n_snap * every]), np.exp(lj[0] - lj), np.exp(r - r[0]), np.exp(lj - lj[0]))
+        for lj, r in zip(log_factor, row_logs)
+    ]
+    cut_at = lv.cut_at if lv.cut_at is not None else np.zeros(0, dtype=np.int64)
     no_rows, no_band = np.zeros((0, n_bins)), np.zeros(0, dtype=np.int64)
 
     def side(s: int) -> None:
-        part = slice(0, n_long) if s == 0 else slice(n_long, None)
-        lo, hi = np.full(n_snap, n_bins, dtype=np.int64), np.zeros(n_snap, dtype=np.int64)
-        side_pass(
-            out[s], lo, hi, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],
-            lv.price[part], edges, scale_pic, scale_act, active[s], liq[s], log_j,
-        )
-        finish_rows(out[s], f_pic, no_rows, lo, hi)
-        finish_rows(active[s].reshape(-1, 1), f_act, no_rows[:, :1], no_band, no_band)
+        for j, (scale_pic, scale_act, f_pic, f_act) in enumerate(scales):
+            part = parts[j][s]
+            # the first class is summed in place; each later one apart, then added as it is finished
+            pic, act = (out[s], active[s]) if j == 0 else (np.zeros((n_snap, n_bins)), np.zeros(n))
+            lo, hi = np.full(n_snap, n_bins, dtype=np.int64), np.zeros(n_snap, dtype=np.int64)
+            side_pass(
+                pic, lo, hi, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],
+                lv.price[part], edges, scale_pic, scale_act, act, liq[s], log_factor[j],
+                cut_at[part] if len(cut_at) else cut_at, float(lv.cut_share),
+            )
+            finish_rows(pic, f_pic, no_rows if j == 0 else out[s], lo, hi)
+            finish_rows(act.reshape(-1, 1), f_act, no_rows[:, :1] if j == 0 else active[s].reshape(-1, 1), no_band, no_band)
 
     in_parallel(len(lv.created), lambda: side(0), lambda: side(1))
     return out

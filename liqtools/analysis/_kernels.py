@@ -142,35 +142,51 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
 
 
 @_jit
-def side_pass(pic, lo, hi, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, liq, log_j):  # type: ignore[no-untyped-def]
-    """One side's levels in one pass, for a model of one closing class and one epoch (no cuts): what
-    :func:`span_scatter` adds for the snapshot rows (``pic``, rows ``created // every .. end // every - 1``,
-    column :func:`bin_of` the price, with ``lo``/``hi``) and for every candle (``act``, one column), and
-    what :func:`liquidated_per_candle` adds (``liq``), each with the same operations in the same order, so
-    the sums are the same bit for bit. ``scale_pic`` / ``scale_act``: the two results' exp factors per
-    candle."""
+def side_pass(pic, lo, hi, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, liq, log_j, cut_at, cut_share):  # type: ignore[no-untyped-def]
+    """One side's levels of one closing class within one epoch, in one pass: what :func:`span_scatter` adds
+    for the snapshot rows (``pic``, column :func:`bin_of` the price, with ``lo``/``hi``) and for every
+    candle (``act``, one column), and what :func:`liquidated_per_candle` adds (``liq``), with the same
+    operations in the same order, so the sums are the same bit for bit. ``scale_pic`` / ``scale_act``: the
+    two results' exp factors per candle. With ``cut_at`` (near_cut), a cut level's first piece is its
+    notional times ``1 - cut_share``, and its second, ``cut_share`` of it until the cut, comes after every
+    level's first piece (the pieces' order of ``heatmap._spans``)."""
     rows, n_cols = pic.shape
-    n = len(act)
-    for i in range(len(notional)):
-        k, e, v = created[i], end[i], notional[i]
+    n, m = len(act), len(notional)
+    has_cut = len(cut_at) > 0
+    for p in range(2 * m if has_cut else m):
+        first = p < m
+        i = p if first else p - m
+        k, v = created[i], notional[i]
+        if first:
+            e = end[i]
+            u = v * (1.0 - cut_share) if has_cut and cut_at[i] < e else v
+        else:  # the cut share, alive until the cut
+            e = cut_at[i]
+            if not e < end[i]:
+                continue
+            u = v * cut_share
         a, b = k // every, e // every
         if a < b and a < rows:
             c = bin_of(price[i], edges)
             if 0 <= c < n_cols:
-                w = v * scale_pic[k]
+                w = u * scale_pic[k]
                 pic[a, c] += w
                 lo[a], hi[a] = min(lo[a], c), max(hi[a], c + 1)
                 if b < rows:
                     pic[b, c] -= w
                     lo[b], hi[b] = min(lo[b], c), max(hi[b], c + 1)
         if k < e:
-            w = v * scale_act[k]
+            w = u * scale_act[k]
             act[k] += w
             if e < n:
                 act[e] -= w
         c = consumed[i]
-        if c < n and e == c:
-            liq[c] += v * np.exp(log_j[max(c - 1, k)] - log_j[k])
+        if first and c < n and e == c:
+            b = max(c - 1, k)
+            x = v * np.exp(log_j[b] - log_j[k])
+            if has_cut and cut_at[i] <= b:
+                x = x * (1.0 - cut_share)
+            liq[c] += x
 
 
 @_jit
