@@ -62,9 +62,9 @@ def _first(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
 
 
-def _float_values(column: pd.Series, col: str) -> np.ndarray:
+def _float_values(column: pd.Series | pd.DataFrame, col: str) -> np.ndarray:
     """The column as float64 (NaN for missing); a float64 column's own values, not a copy."""
-    if column.dtype == np.float64:
+    if isinstance(column, pd.Series) and column.dtype == np.float64:  # (two columns of one name: a frame)
         return column.to_numpy()
     try:
         return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)

@@ -173,6 +173,11 @@ def test_first_at_or_below_matches_brute_force():
         (lambda d: d.assign(oi_usd=d["oi_usd"].where(d.index != d.index[4], -1.0)), "'oi_usd' must be > 0.*row 4"),
         (lambda d: d.assign(oi_usd=d["oi_usd"].where(d.index != d.index[4], 0.0)), "'oi_usd' must be > 0"),
         (lambda d: d.assign(high=d["low"] * 0.99), "row 0"),
+        (lambda d: d.assign(oi_usd=d["oi_usd"].where(d.index != d.index[3], np.inf)), "'oi_usd' has a non-finite value inf at row 3"),
+        (lambda d: d.assign(volume=d["volume"].where(d.index != d.index[2], 2e30)), "'volume' has 2e\\+30 at row 2"),
+        (lambda d: d.assign(volume=d["volume"].where(d.index != d.index[6], -1.0)), "'volume' must be >= 0, got -1.0 at row 6"),
+        (lambda d: d.assign(close=d["close"].astype(object).where(d.index != d.index[1], "x")), "'close' is not numeric"),
+        (lambda d: pd.concat([d, d[["oi_usd"]]], axis=1), "'oi_usd' is not numeric"),  # two columns of one name
         (lambda d: d.tz_localize(None), "time zone"),
         (lambda d: d.reset_index(drop=True), "DatetimeIndex"),
     ],

@@ -169,6 +169,9 @@ def test_nan_is_never_turned_into_a_number():
     m = np.array([[np.nan, -1.0], [0.0, 2.0]])
     finish_rows(m, np.ones(2), np.zeros((0, 2)), np.array([0, 1]), np.array([2, 2]))  # over written columns
     assert np.isnan(m[:, 0]).all() and m[:, 1].tolist() == [0.0, 1.0]
+    m = np.array([[-1e-310, 1.0]])  # a negative residue times a small factor underflows: +0.0, never -0.0
+    finish_rows(m, np.array([1e-20]), np.zeros((0, 2)), none, none)
+    assert m[0, 0] == 0.0 and not np.signbit(m[0, 0])
 
 
 def _written(d):

@@ -215,7 +215,8 @@ def liquidated_per_candle(created, consumed, end, notional, is_long, cls, tier, 
 @_jit
 def finish_rows(out, factor, into, lo, hi):  # type: ignore[no-untyped-def]
     """Cumulative sums down the rows of ``out``, each row times its ``factor``, clipped at 0 (a cell emptied
-    by exits keeps at most a rounding residue >= 0): in place, or added to ``into`` when it has rows.
+    by exits keeps at most a rounding residue >= 0; a negative one that underflows gives +0.0, not -0.0): in
+    place, or added to ``into`` when it has rows.
 
     With ``lo`` and ``hi`` (one entry per row: row ``r``'s differences lie in columns ``lo[r] .. hi[r] - 1``)
     a row is summed only over those columns and those where the running sum is not 0: every other cell's
@@ -234,7 +235,7 @@ def finish_rows(out, factor, into, lo, hi):  # type: ignore[no-untyped-def]
         for c in range(c0, c1):
             carry[c] += out[r, c]
             v = carry[c] * f
-            v = 0.0 if v < 0.0 else v  # noqa: FURB136 (a NaN stays NaN, as np.maximum keeps it)
+            v = 0.0 if v <= 0.0 else v  # noqa: FURB136 (-0.0 too; a NaN stays NaN, as np.maximum keeps it)
             if add:
                 into[r, c] += v
             else:
