@@ -152,16 +152,18 @@ def child(n: int, repeats: int) -> None:
     load = time.perf_counter() - t
     df = synthetic_minutes(n)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times, system = [], []
+    times, system, user = [], [], []
     for _ in range(repeats):
-        s0 = resource.getrusage(resource.RUSAGE_SELF).ru_stime
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t = time.perf_counter()
         hm = liquidation_heatmap(df, **OPTS)
         times.append(time.perf_counter() - t)
-        system.append(resource.getrusage(resource.RUSAGE_SELF).ru_stime - s0)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        system.append(r1.ru_stime - r0.ru_stime)
+        user.append(r1.ru_utime - r0.ru_utime)
         del hm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"times": times, "system": system, "load": load, "peak_gb": peak / 1e6, "data_gb": base / 1e6, "file": liqtools.__file__}))
+    print(json.dumps({"times": times, "system": system, "user": user, "load": load, "peak_gb": peak / 1e6, "data_gb": base / 1e6, "file": liqtools.__file__}))
 
 
 def floor_child(n: int) -> None:
@@ -205,21 +207,31 @@ def measure(n: int, repeats: int, hugepages: bool = True, floor: bool = False, t
 
 def year_against_tree(n: int, other: str, rounds: int = 6) -> None:
     """Later calls on the year with this checkout and with another one (``git worktree add DIR COMMIT``),
-    in alternating fresh processes: a change's effect on a machine whose speed drifts from minute to minute."""
+    in alternating fresh processes: a change's effect on a machine whose speed drifts from minute to minute.
+    Besides the wall time's quartiles: how many calls met a slow spell (over 200 ms; this VM's fresh pages
+    then come from the host) and the CPU time per call summed over the threads (user), which such spells
+    do not move."""
     import liqtools
 
     here = os.path.dirname(os.path.dirname(os.path.abspath(liqtools.__file__)))
     later: dict[str, list[float]] = {other: [], here: []}
+    user: dict[str, list[float]] = {other: [], here: []}
     for _ in range(rounds):
         for tree in (other, here):
-            run = measure(n, 4, tree=tree)
+            run = measure(n, 5, tree=tree)
             if not run["file"].startswith(os.path.abspath(tree)):
                 raise RuntimeError(f"the child imported {run['file']}, not the checkout {tree}")
             later[tree] += run["times"][1:]
-    print(f"year of 1-minute candles ({n:,}), later calls, {rounds} alternating fresh processes x 3 calls each:")
+            user[tree] += run["user"][1:]
+    print(f"year of 1-minute candles ({n:,}), later calls, {rounds} alternating fresh processes x 4 calls each:")
     for tree, times in later.items():
-        print(f"  {tree:40s} median {np.median(times) * 1e3:6.1f} ms  min {min(times) * 1e3:6.1f} ms")
-    print(f"  this checkout / the other: {np.median(later[here]) / np.median(later[other]):.2f} (medians)")
+        t = np.array(times) * 1e3
+        print(
+            f"  {tree:40s} median {np.median(t):6.1f} ms  p25 {np.percentile(t, 25):6.1f}  min {t.min():6.1f}"
+            f"  over 200 ms: {int((t > 200).sum())} of {len(t)}  CPU (user) {np.median(user[tree]) * 1e3:6.1f} ms"
+        )
+    ratio = np.median(later[here]) / np.median(later[other])
+    print(f"  this checkout / the other: {ratio:.2f} (medians), {np.median(user[here]) / np.median(user[other]):.2f} (CPU)")
 
 
 def main() -> None:
@@ -231,6 +243,7 @@ def main() -> None:
     ap.add_argument("--year", action="store_true", help="only the year: its time and peak beside the numpy floor")
     ap.add_argument("--breakdown", action="store_true", help="only the year: own time per function of a later call")
     ap.add_argument("--against", metavar="DIR", help="only the year's later calls, here and in another checkout, alternating")
+    ap.add_argument("--rounds", type=int, default=6, help="with --against: alternating processes per checkout")
     args = ap.parse_args()
     if args.child:
         child(*args.child)
@@ -242,7 +255,7 @@ def main() -> None:
         year_against_floor(52_560 if args.quick else 525_600)
         return
     if args.against:
-        year_against_tree(52_560 if args.quick else 525_600, args.against)
+        year_against_tree(52_560 if args.quick else 525_600, args.against, args.rounds)
         return
     if args.breakdown:
         year_breakdown(52_560 if args.quick else 525_600)
