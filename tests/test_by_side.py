@@ -3,6 +3,8 @@ heatmaps bit for bit wherever the model allows it, and the general passes wherev
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,43 @@ def test_the_general_passes_serve_what_one_pass_cannot(monkeypatch, options):
     assert not taken
     general = _general(monkeypatch, df, **options)
     assert np.array_equal(hm.long, general.long) and hm.flows.equals(general.flows)
+
+
+def test_the_snapshots_keep_each_bin_from_its_first_level_on(monkeypatch):
+    # a wide price range: most bins never hold a level, and those that do start holding one at some row
+    df = load_sample()
+    hm, taken = _taken(monkeypatch, df, price_range=(1_000.0, 400_000.0), bin_size=250.0)
+    assert taken
+    spans = hm._long
+    assert spans.values.size < 0.5 * hm.long.size  # what is stored, against the whole matrix
+    dense = hm.long
+    for c in range(dense.shape[1]):  # above its first row a bin is 0; from there its column is stored
+        r0 = int(spans.first[c])
+        assert not dense[:r0, c].any()
+        assert r0 == len(hm.times) or dense[r0, c] > 0
+    for r in (0, len(hm.times) // 2, len(hm.times) - 1):  # one row read without building the matrix
+        snap = hm.snapshot(r)
+        assert np.array_equal(snap["long_usd"].to_numpy(), dense[r]) and np.array_equal(snap["short_usd"].to_numpy(), hm.short[r])
+    assert hm.long is hm.long  # built once
+    assert np.array_equal(_general(monkeypatch, df, price_range=(1_000.0, 400_000.0), bin_size=250.0).long, dense)
+
+
+def test_levels_out_of_creation_order_take_the_general_passes(monkeypatch):
+    # the spans give a bin its place when its first level enters; a later level entering above it cannot
+    # be stored there, so the one pass gives up and the general passes answer
+    df = load_sample()
+    real_levels = heatmap.model_levels
+
+    def reversed_longs(*args, **kwargs):
+        lv, log_factor, series = real_levels(*args, **kwargs)
+        order = np.arange(len(lv.created))
+        n_long = int(lv.is_long.sum())
+        order[:n_long] = order[:n_long][::-1]
+        fields = {f: getattr(lv, f)[order] for f in ("created", "consumed", "end", "price", "notional", "is_long")}
+        return dataclasses.replace(lv, **fields), log_factor, series
+
+    monkeypatch.setattr(heatmap, "model_levels", reversed_longs)
+    hm, taken = _taken(monkeypatch, df)
+    assert not taken
+    monkeypatch.undo()
+    assert np.allclose(hm.long, liquidation_heatmap(df).long, rtol=1e-12, atol=1e-6)

@@ -208,6 +208,55 @@ def test_finish_rows_over_the_written_columns_is_the_whole_row_bit_for_bit(seed)
     assert residue.any() and (lo > 0).any() and (hi < n_cols).any()
 
 
+
+def _as_spans(d, first):
+    """``d`` in the column-span layout of ``side_pass``: each column's rows from ``first[c]`` on, the columns
+    in a shuffled order (the order the pass meets them)."""
+    rows, n_cols = d.shape
+    start, at = np.zeros(n_cols, dtype=np.int64), 0
+    for c in np.random.default_rng(0).permutation(n_cols):
+        start[c] = at
+        at += rows - first[c]
+    vals = np.zeros(at)
+    for c in range(n_cols):
+        vals[start[c] : start[c] + rows - first[c]] = d[first[c] :, c]
+    return vals, start
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_finish_spans_is_finish_rows_bit_for_bit(seed):
+    # the same pieces as above, each column stored from its first entry on: the sums, residues carried to
+    # the last row, a NaN, and the sums added into a later class's result, equal the whole matrix's
+    from liqtools.analysis._kernels import finish_rows, finish_spans
+    from liqtools.analysis.snapshots import ColumnSpans
+
+    rng = np.random.default_rng(seed)
+    rows, n_cols = 60, 40
+    d, first, hi = np.zeros((rows, n_cols)), np.full(n_cols, rows, dtype=np.int64), np.zeros(n_cols, dtype=np.int64)
+    for _ in range(150):
+        a, c, w = rng.integers(0, rows), rng.integers(0, n_cols - 5), rng.uniform(0.1, 1e6)  # 5 columns stay empty
+        b = a + rng.integers(1, 30)
+        d[a, c] += w
+        first[c], hi[c] = min(first[c], a), max(hi[c], b + 1 if b < rows else a + 1)  # as side_pass keeps them
+        if b < rows:
+            d[b, c] -= w
+    if seed == 1:
+        d[20, 33] = np.nan
+        first[33], hi[33] = min(first[33], 20), max(hi[33], 21)
+    factor = np.exp(-np.cumsum(rng.exponential(0.1, rows)))
+    none = np.zeros(0, dtype=np.int64)
+    whole = finish_rows(d.copy(), factor, np.zeros((0, n_cols)), none, none)
+    vals, start = _as_spans(d, first)
+    finish_spans(vals, first, start, hi, factor, np.zeros(0))
+    assert np.array_equal(ColumnSpans(first, start, vals, rows).dense(), whole, equal_nan=True)
+    earlier = rng.uniform(0, 1, (rows, n_cols)) * (np.arange(rows)[:, None] >= first)  # a class summed before
+    added = finish_rows(d.copy(), factor, earlier.copy(), none, none)
+    into, _ = _as_spans(earlier, first)
+    vals, _ = _as_spans(d, first)
+    finish_spans(vals, first, start, hi, factor, into)
+    assert np.array_equal(ColumnSpans(first, start, into, rows).dense(), added, equal_nan=True)
+    assert ((whole > 0) & (whole < 1e-6)).any()  # residues carried past the last difference
+
 @pytest.mark.parametrize("split, weights", [("both", None), ("candle", {2: 0.0, 10: 0.6, 125: 0.4})])
 def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
     # the default model's levels from one compiled pass equal numpy's broadcasts exactly, zero-notional

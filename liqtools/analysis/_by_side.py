@@ -15,8 +15,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels
-from liqtools.analysis._kernels import finish_rows, side_pass
+from liqtools.analysis._kernels import finish_rows, finish_spans, side_pass
 from liqtools.analysis._numeric import _epochs, in_parallel
+from liqtools.analysis.snapshots import ColumnSpans
 
 
 def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None:
@@ -38,9 +39,10 @@ def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None
     return out
 
 
-def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64]) -> NDArray[np.float64] | None:
-    """The snapshot matrices ``(2, rows, bins)``, with the liquidated and active USD per candle written into
-    ``liq`` and ``active`` (each ``(2, n)``, zeros); None when the model needs the general passes."""
+def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64]) -> list[ColumnSpans] | None:
+    """The snapshot matrices of the longs and of the shorts, as column spans, with the liquidated and active
+    USD per candle written into ``liq`` and ``active`` (each ``(2, n)``, zeros); None when the model needs
+    the general passes."""
     n_classes, n = log_factor.shape
     row_logs = log_factor[:, snap_candles]
     if any(len(r) for r in lv.resets) or any(len(_epochs(log_factor[j])) != 1 or len(_epochs(row_logs[j])) != 1 for j in range(n_classes)):
@@ -49,27 +51,35 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
     if parts is None:
         return None
     n_snap, n_bins = len(snap_candles), len(edges) - 1
-    out = np.zeros((2, n_snap, n_bins))
     scales = [  # per class: the exp factors of the picture and the per-candle column, entering and finishing
         (np.exp(r[0] - lj[: n_snap * every]), np.exp(lj[0] - lj), np.exp(r - r[0]), np.exp(lj - lj[0]))
         for lj, r in zip(log_factor, row_logs)
     ]
+    if not all(np.isfinite(f_pic).all() for _, _, f_pic, _ in scales):
+        return None  # within one epoch they are; the spans leave out cells that 0 times inf would make NaN
     cut_at = lv.cut_at if lv.cut_at is not None else np.zeros(0, dtype=np.int64)
-    no_rows, no_band = np.zeros((0, n_bins)), np.zeros(0, dtype=np.int64)
+    no_rows, no_band, no_cells = np.zeros((0, 1)), np.zeros(0, dtype=np.int64), np.zeros(0)
 
-    def side(s: int) -> None:
+    def side(s: int) -> ColumnSpans | None:
+        # the cells of every column from its first row on, in the order the columns are met: zeros that are
+        # never written are never touched, so only the used front of this allocation costs memory
+        vals = np.zeros(n_snap * n_bins)
+        first, start = np.full(n_bins, n_snap, dtype=np.int64), np.zeros(n_bins, dtype=np.int64)
+        used = np.zeros(1, dtype=np.int64)
         for j, (scale_pic, scale_act, f_pic, f_act) in enumerate(scales):
             part = parts[j][s]
             # the first class is summed in place; each later one apart, then added as it is finished
-            pic, act = (out[s], active[s]) if j == 0 else (np.zeros((n_snap, n_bins)), np.zeros(n))
-            lo, hi = np.full(n_snap, n_bins, dtype=np.int64), np.zeros(n_snap, dtype=np.int64)
-            side_pass(
-                pic, lo, hi, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],
+            pic, act = (vals, active[s]) if j == 0 else (np.zeros(n_snap * n_bins), np.zeros(n))
+            hi = np.zeros(n_bins, dtype=np.int64)
+            if not side_pass(
+                pic, first, start, hi, used, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],
                 lv.price[part], edges, scale_pic, scale_act, act, liq[s], log_factor[j],
                 cut_at[part] if len(cut_at) else cut_at, float(lv.cut_share),
-            )
-            finish_rows(pic, f_pic, no_rows if j == 0 else out[s], lo, hi)
-            finish_rows(act.reshape(-1, 1), f_act, no_rows[:, :1] if j == 0 else active[s].reshape(-1, 1), no_band, no_band)
+            ):
+                return None
+            finish_spans(pic, first, start, hi, f_pic, no_cells if j == 0 else vals)
+            finish_rows(act.reshape(-1, 1), f_act, no_rows if j == 0 else active[s].reshape(-1, 1), no_band, no_band)
+        return ColumnSpans(first, start, vals[: used[0]], n_snap)
 
-    in_parallel(len(lv.created), lambda: side(0), lambda: side(1))
-    return out
+    out = in_parallel(len(lv.created), lambda: side(0), lambda: side(1))
+    return None if out[0] is None or out[1] is None else out

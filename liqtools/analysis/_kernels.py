@@ -142,22 +142,31 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
 
 
 @_jit
-def side_pass(pic, lo, hi, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, liq, log_j, cut_at, cut_share):  # type: ignore[no-untyped-def]
+def side_pass(vals, first, start, hi, used, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, liq, log_j, cut_at, cut_share):  # type: ignore[no-untyped-def]
     """One side's levels of one closing class within one epoch, in one pass: what :func:`span_scatter` adds
-    for the snapshot rows (``pic``, column :func:`bin_of` the price, with ``lo``/``hi``) and for every
-    candle (``act``, one column), and what :func:`liquidated_per_candle` adds (``liq``), with the same
-    operations in the same order, so the sums are the same bit for bit. ``scale_pic`` / ``scale_act``: the
-    two results' exp factors per candle. With ``cut_at`` (near_cut), a cut level's first piece is its
-    notional times ``1 - cut_share``, and its second, ``cut_share`` of it until the cut, comes after every
-    level's first piece (the pieces' order of ``heatmap._spans``)."""
-    rows, n_cols = pic.shape
+    for the snapshot rows (into column spans, below; column :func:`bin_of` the price) and for every candle
+    (``act``, one column), and what :func:`liquidated_per_candle` adds (``liq``), with the same operations
+    in the same order, so the sums are the same bit for bit. ``scale_pic`` / ``scale_act``: the two
+    results' exp factors per candle. With ``cut_at`` (near_cut), a cut level's first piece is its notional
+    times ``1 - cut_share``, and its second, ``cut_share`` of it until the cut, comes after every level's
+    first piece (the pieces' order of ``heatmap._spans``).
+
+    The snapshot rows go into the layout of :class:`~liqtools.analysis.snapshots.ColumnSpans`, ``len(first)``
+    columns of ``len(scale_pic) // every`` rows: the first piece that enters column ``c`` (at row ``a``)
+    gives it ``first[c] = a`` (``first`` starts at the row count: no column yet) and the next ``rows - a``
+    cells of ``vals`` from ``used[0]`` on; ``hi[c]`` grows past the last row written. The columns shared
+    by several classes keep their place (``first``, ``start`` and ``used`` go from one class to the next).
+    Returns False when a piece enters a column above its first row (levels not in creation order): the
+    caller then takes the general passes."""
+    n_cols = len(first)
+    rows = len(scale_pic) // every
     n, m = len(act), len(notional)
     has_cut = len(cut_at) > 0
     for p in range(2 * m if has_cut else m):
-        first = p < m
-        i = p if first else p - m
+        is_first = p < m
+        i = p if is_first else p - m
         k, v = created[i], notional[i]
-        if first:
+        if is_first:
             e = end[i]
             u = v * (1.0 - cut_share) if has_cut and cut_at[i] < e else v
         else:  # the cut share, alive until the cut
@@ -169,24 +178,58 @@ def side_pass(pic, lo, hi, every, created, end, consumed, notional, price, edges
         if a < b and a < rows:
             c = bin_of(price[i], edges)
             if 0 <= c < n_cols:
+                if first[c] == rows:  # the column's first piece: its cells from here on
+                    first[c], start[c] = a, used[0]
+                    used[0] += rows - a
+                elif a < first[c]:
+                    return False
                 w = u * scale_pic[k]
-                pic[a, c] += w
-                lo[a], hi[a] = min(lo[a], c), max(hi[a], c + 1)
+                at = start[c] - first[c]
+                vals[at + a] += w
                 if b < rows:
-                    pic[b, c] -= w
-                    lo[b], hi[b] = min(lo[b], c), max(hi[b], c + 1)
+                    vals[at + b] -= w
+                    hi[c] = max(hi[c], b + 1)
+                else:
+                    hi[c] = max(hi[c], a + 1)
         if k < e:
             w = u * scale_act[k]
             act[k] += w
             if e < n:
                 act[e] -= w
         c = consumed[i]
-        if first and c < n and e == c:
+        if is_first and c < n and e == c:
             b = max(c - 1, k)
             x = v * np.exp(log_j[b] - log_j[k])
             if has_cut and cut_at[i] <= b:
                 x = x * (1.0 - cut_share)
             liq[c] += x
+    return True
+
+
+@_jit
+def finish_spans(vals, first, start, hi, factor, into):  # type: ignore[no-untyped-def]
+    """:func:`finish_rows` for column spans (the layout of :func:`side_pass`; ``factor``: one finite value
+    per row): each column's cumulative sum from its first row, times the row's factor, clipped at 0, in
+    place or added to ``into`` (same layout) when it is not empty. Past ``hi[c]`` (no differences left) a
+    column is summed only while its sum is above 0 (or NaN): the cells where it is 0, or below 0 and
+    clipped, are left as they are, the same numbers as the whole column gives, bit for bit."""
+    rows = len(factor)
+    add = len(into) > 0
+    for c in range(len(first)):
+        r0 = first[c]
+        at = start[c] - r0
+        carry = 0.0
+        for r in range(r0, rows):
+            if r >= hi[c] and carry <= 0.0:  # no differences left, and 0 or clipped from here on (NaN goes on)
+                break
+            carry += vals[at + r]
+            v = carry * factor[r]
+            v = 0.0 if v <= 0.0 else v  # noqa: FURB136 (as in finish_rows)
+            if add:
+                into[at + r] += v
+            else:
+                vals[at + r] = v
+    return into if add else vals
 
 
 @_jit

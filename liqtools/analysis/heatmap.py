@@ -44,6 +44,7 @@ from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
 from liqtools.analysis.ingredients import Crowding, Entry, HalfLife, ModelOptions, NearCut, Split, oi_changes
 from liqtools.analysis.profile import LeverageProfile, as_profile
+from liqtools.analysis.snapshots import ColumnSpans
 from liqtools.errors import DataError
 from liqtools.schema import validate_market
 
@@ -289,7 +290,7 @@ def liquidation_heatmap(
 
     block = np.zeros((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
     opened, closed, liq, active = block[0:2], block[2:4], block[4:6], block[6:8]
-    matrices = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active)
+    matrices: Sequence[NDArray[np.float64] | ColumnSpans] | None = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active)
     if matrices is None:  # the general passes: the picture beside the per-candle sums
         matrices, (liq[:], active[:]) = in_parallel(len(levels.created), picture, per_candle)
     liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
@@ -308,8 +309,8 @@ def liquidation_heatmap(
     return Heatmap(
         times=df.index[snap_candles],
         edges=edges,
-        long=matrices[0],
-        short=matrices[1],
+        _long=matrices[0],
+        _short=matrices[1],
         liquidated=liquidated,
         flows=flows,
         profile=profile,

@@ -325,8 +325,8 @@ def _extend(hm: Heatmap, new: pd.DataFrame) -> Heatmap:
     return replace(
         hm,
         times=index[snap_candles],
-        long=store.long.view(rows + len(snap)),
-        short=store.short.view(rows + len(snap)),
+        _long=store.long.view(rows + len(snap)),
+        _short=store.short.view(rows + len(snap)),
         liquidated=pd.DataFrame({"long_usd": pc["liq_long"], "short_usd": pc["liq_short"]}, index=index, copy=False),
         flows=pd.DataFrame({f: pc[f] for f in _FLOW_FIELDS}, index=index, copy=False),
         _levels=levels,

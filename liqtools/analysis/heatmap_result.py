@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -12,6 +13,7 @@ from numpy.typing import NDArray
 from liqtools.analysis._build import Levels
 from liqtools.analysis.ingredients import ModelOptions, Split
 from liqtools.analysis.profile import LeverageProfile
+from liqtools.analysis.snapshots import ColumnSpans
 from liqtools.errors import DataError
 
 __all__ = ["Heatmap", "TimeLike", "candle_position"]
@@ -36,6 +38,14 @@ def candle_position(index: pd.DatetimeIndex, t: TimeLike) -> int:
     return pos
 
 
+def _matrix(m: NDArray[np.float64] | ColumnSpans) -> NDArray[np.float64]:
+    return m.dense() if isinstance(m, ColumnSpans) else m
+
+
+def _row(m: NDArray[np.float64] | ColumnSpans, r: int) -> NDArray[np.float64]:
+    return m.row(r) if isinstance(m, ColumnSpans) else m[r]
+
+
 @dataclass(frozen=True, eq=False)
 class Heatmap:
     """Result of :func:`liquidation_heatmap`: snapshots of active liquidation levels over time.
@@ -47,7 +57,9 @@ class Heatmap:
     edges
         Price bin edges, ``len(edges) == n_bins + 1``; bin j is ``[edges[j], edges[j+1])``.
     long, short
-        Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD.
+        Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD. Built on first use
+        from the stored columns (:mod:`~liqtools.analysis.snapshots`: each bin from its first level on);
+        :meth:`snapshot` reads one row without building them.
     liquidated
         Per candle (indexed like the input) the model's predicted liquidations ``long_usd, short_usd``.
     flows
@@ -63,8 +75,8 @@ class Heatmap:
 
     times: pd.DatetimeIndex
     edges: NDArray[np.float64]
-    long: NDArray[np.float64]
-    short: NDArray[np.float64]
+    _long: NDArray[np.float64] | ColumnSpans = field(repr=False)
+    _short: NDArray[np.float64] | ColumnSpans = field(repr=False)
     liquidated: pd.DataFrame
     flows: pd.DataFrame
     profile: LeverageProfile
@@ -88,6 +100,14 @@ class Heatmap:
     near_cut = property(lambda self: self.options.near_cut)
     crowding = property(lambda self: self.options.crowding)
     consume_margin = property(lambda self: self.options.consume_margin)
+
+    @cached_property
+    def long(self) -> NDArray[np.float64]:
+        return _matrix(self._long)
+
+    @cached_property
+    def short(self) -> NDArray[np.float64]:
+        return _matrix(self._short)
 
     @property
     def centers(self) -> NDArray[np.float64]:
@@ -170,8 +190,8 @@ class Heatmap:
             {
                 "low": self.edges[:-1],
                 "high": self.edges[1:],
-                "long_usd": self.long[row],
-                "short_usd": self.short[row],
+                "long_usd": _row(self._long, row),
+                "short_usd": _row(self._short, row),
             },
             index=pd.Index(self.centers, name="price"),
         )
