@@ -130,15 +130,17 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = ()) -> pd.Data
     index = index.tz_convert("UTC")
     if index.hasnans:
         raise DataError(f"index has a missing timestamp at {_row(index, _first(np.asarray(index.isna())))}")
-    ns = index.asi8
-    back = np.diff(ns) < 0
+    step = np.diff(index.asi8)
+    back = step < 0
     if back.any():
         raise DataError(f"index is not sorted: {_row(index, _first(back) + 1)} comes before the row above it")
-    dup = np.diff(ns) == 0
+    dup = step == 0
     if dup.any():
         raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
 
-    out = df.copy()  # deep: results keep numpy views of its columns (a shallow copy would share the caller's buffers)
+    # deep: results keep numpy views of its columns, which must not be the caller's buffers (copy on write
+    # does not cover them: once the validated frame is gone, a write to the caller's frame is in place)
+    out = df.copy()
     out.index = index
     for col in [c for c in COLUMNS if c in out.columns]:
         values = _float_values(out[col], col)
