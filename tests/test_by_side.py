@@ -4,12 +4,14 @@ heatmaps bit for bit wherever the model allows it, and the general passes wherev
 from __future__ import annotations
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
 
 from liqtools import liquidation_heatmap, load_sample
 from liqtools.analysis import _numeric, heatmap
+from liqtools.analysis.snapshots import ColumnSpans
 
 
 def _general(monkeypatch, df, **options):
@@ -95,7 +97,7 @@ def test_the_snapshots_keep_each_bin_from_its_first_level_on(monkeypatch):
     for r in (0, len(hm.times) // 2, len(hm.times) - 1):  # one row read without building the matrix
         snap = hm.snapshot(r)
         assert np.array_equal(snap["long_usd"].to_numpy(), dense[r]) and np.array_equal(snap["short_usd"].to_numpy(), hm.short[r])
-    assert hm.long is hm.long  # built once
+    assert hm.long is hm.long and hm._long is hm.long  # built once, and it replaces the stored columns
     assert np.array_equal(_general(monkeypatch, df, price_range=(1_000.0, 400_000.0), bin_size=250.0).long, dense)
 
 
@@ -118,3 +120,18 @@ def test_levels_out_of_creation_order_take_the_general_passes(monkeypatch):
     assert not taken
     monkeypatch.undo()
     assert np.allclose(hm.long, liquidation_heatmap(df).long, rtol=1e-12, atol=1e-6)
+
+
+def test_the_whole_matrix_once_built_is_the_heatmap_s_own(monkeypatch):
+    # built from the columns, it replaces them: a write shows in snapshot() and extend(), as with a
+    # heatmap that always held the matrices, and a pickle holds one copy
+    df = load_sample()
+    hm, taken = _taken(monkeypatch, df.iloc[:-24])
+    assert taken and isinstance(hm._short, ColumnSpans)
+    stored, spans = len(pickle.dumps(hm)), hm._long.values.nbytes + hm._short.values.nbytes
+    hm.long[3] = 0.0
+    assert not hm.snapshot(3)["long_usd"].any()
+    assert not hm.extend(df.iloc[-24:]).long[3].any()
+    hm.short  # noqa: B018
+    whole = hm.long.nbytes + hm.short.nbytes
+    assert len(pickle.dumps(hm)) < stored - spans + whole + 10_000

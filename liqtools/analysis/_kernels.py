@@ -156,8 +156,9 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
     gives it ``first[c] = a`` (``first`` starts at the row count: no column yet) and the next ``rows - a``
     cells of ``vals`` from ``used[0]`` on; ``hi[c]`` grows past the last row written. The columns shared
     by several classes keep their place (``first``, ``start`` and ``used`` go from one class to the next).
-    Returns False when a piece enters a column above its first row (levels not in creation order): the
-    caller then takes the general passes."""
+    Returns False when a piece enters a column above its first row: levels not in creation order, or a later
+    class's level in a column the first class met lower down (its own level there was dropped, e.g. a
+    notional that underflowed to 0). The caller then takes the general passes."""
     n_cols = len(first)
     rows = len(scale_pic) // every
     n, m = len(act), len(notional)

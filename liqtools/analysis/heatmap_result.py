@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Literal, TypeAlias
 
 import numpy as np
@@ -38,10 +37,6 @@ def candle_position(index: pd.DatetimeIndex, t: TimeLike) -> int:
     return pos
 
 
-def _matrix(m: NDArray[np.float64] | ColumnSpans) -> NDArray[np.float64]:
-    return m.dense() if isinstance(m, ColumnSpans) else m
-
-
 def _row(m: NDArray[np.float64] | ColumnSpans, r: int) -> NDArray[np.float64]:
     return m.row(r) if isinstance(m, ColumnSpans) else m[r]
 
@@ -58,8 +53,8 @@ class Heatmap:
         Price bin edges, ``len(edges) == n_bins + 1``; bin j is ``[edges[j], edges[j+1])``.
     long, short
         Arrays ``(len(times), n_bins)`` of active long / short liquidation notional, USD. Built on first use
-        from the stored columns (:mod:`~liqtools.analysis.snapshots`: each bin from its first level on);
-        :meth:`snapshot` reads one row without building them.
+        from the stored columns (:mod:`~liqtools.analysis.snapshots`: each bin from its first level on),
+        which they then replace; :meth:`snapshot` reads one row without building them.
     liquidated
         Per candle (indexed like the input) the model's predicted liquidations ``long_usd, short_usd``.
     flows
@@ -101,13 +96,22 @@ class Heatmap:
     crowding = property(lambda self: self.options.crowding)
     consume_margin = property(lambda self: self.options.consume_margin)
 
-    @cached_property
+    @property
     def long(self) -> NDArray[np.float64]:
-        return _matrix(self._long)
+        return self._dense("_long")
 
-    @cached_property
+    @property
     def short(self) -> NDArray[np.float64]:
-        return _matrix(self._short)
+        return self._dense("_short")
+
+    def _dense(self, name: str) -> NDArray[np.float64]:
+        """The whole matrix of side ``name``, built once from the stored columns, which it then replaces (so a
+        write to it shows in :meth:`snapshot` and :meth:`extend`, and the columns are not kept beside it)."""
+        m = getattr(self, name)
+        if isinstance(m, ColumnSpans):
+            m = m.dense()
+            object.__setattr__(self, name, m)
+        return m
 
     @property
     def centers(self) -> NDArray[np.float64]:
