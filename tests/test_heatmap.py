@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -322,6 +324,40 @@ def test_collapses_never_give_nan_property(seed, n, exponent, every, options):
     hm = liquidation_heatmap(df.assign(oi_usd=oi), every=every, bin_size=1.0, price_range=(40.0, 250.0), **options)
     for x in (hm.long, hm.short, hm.liquidated.to_numpy(), hm.flows.to_numpy()):
         assert np.isfinite(x).all() and (x >= 0).all()
+
+
+def _arrays(obj, seen=None):
+    """Every numpy array reachable from ``obj``'s attributes, frames and containers."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        yield obj
+    elif isinstance(obj, (pd.DataFrame, pd.Series)):
+        yield from (obj[c].to_numpy() for c in obj) if isinstance(obj, pd.DataFrame) else [obj.to_numpy()]
+    elif isinstance(obj, (list, tuple)):
+        for x in obj:
+            yield from _arrays(x, seen)
+    elif dataclasses.is_dataclass(obj):
+        for f in dataclasses.fields(obj):
+            yield from _arrays(getattr(obj, f.name), seen)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_heatmap_keeps_no_array_of_the_callers_frame(monkeypatch, fast):
+    # the heatmap validates without copying the frame: whatever it keeps must be its own
+    from liqtools.analysis import heatmap as heatmap_module
+
+    sample = load_sample()
+    df = pd.DataFrame({c: sample[c].to_numpy().copy() for c in sample}, index=sample.index)
+    if not fast:
+        monkeypatch.setattr(heatmap_module, "sides_at_once", lambda *args: None)
+    hm = liquidation_heatmap(df, bin_size=500, near_cut=(0.01, 0.3))
+    columns = [df[c].to_numpy() for c in df]
+    kept = list(_arrays(hm))
+    assert len(kept) > 10 and any(np.array_equal(a, df["close"].to_numpy()) for a in kept)
+    assert not any(np.shares_memory(a, c) for a in kept for c in columns)
 
 
 def test_a_heatmap_is_not_changed_by_later_edits_of_the_callers_frame():

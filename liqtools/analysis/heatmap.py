@@ -142,7 +142,7 @@ def liquidated_by_tier(
         split=split, price=price, half_life=half_life, entry=entry, turnover=turnover,
         half_life_mix=half_life_mix, near_cut=near_cut, crowding=crowding, consume_margin=consume_margin,
     )
-    df = validate_market(df, require=("oi_usd",))
+    df = validate_market(df, require=("oi_usd",), copy=False)  # nothing of it is kept
     lev = np.asarray(leverages, dtype=np.float64)
     k = len(lev)
     profile = LeverageProfile({float(x): 1.0 / k for x in lev}, mmr)
@@ -253,7 +253,7 @@ def liquidation_heatmap(
         split=split, price=price, half_life=half_life, entry=entry, turnover=turnover,
         half_life_mix=half_life_mix, near_cut=near_cut, crowding=crowding, consume_margin=consume_margin,
     )
-    df = validate_market(df, require=("oi_usd",))
+    df = validate_market(df, require=("oi_usd",), copy=False)  # its closes are copied where they are kept
     profile = as_profile(leverage)
     if not isinstance(every, (int, np.integer)) or every < 1:
         raise DataError(f"every must be a positive integer, got {every!r}")
@@ -320,7 +320,7 @@ def liquidation_heatmap(
         _levels=levels,
         _log_factor=log_factor,
         _index=df.index,
-        _close=close,
+        _close=close.copy(),  # not the caller's buffer
         options=opts,
         _tail=make_tail(df, opts),
     )
