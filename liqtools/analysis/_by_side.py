@@ -5,8 +5,10 @@ per candle and the liquidated USD per candle. In general each is its own compile
 When every closing class's logs stay within one epoch and nothing closes completely (docs/model.md's
 default, and most options: mixes and near-liquidation cuts included), the three are one pass over each
 side's levels of each class (:func:`~liqtools.analysis._kernels.side_pass`), the longs on one thread and
-the shorts on the other: the level arrays are read once instead of three times. The sums are the general
-passes' own, bit for bit (tested).
+the shorts on the other: the level arrays are read once instead of three times. The pictures are kept by
+column, each price bin from its first level on (:class:`~liqtools.analysis.snapshots.ColumnSpans`), so
+the cells no level reaches are never written nor faulted in. The sums are the general passes' own, bit
+for bit (tested).
 """
 
 from __future__ import annotations
