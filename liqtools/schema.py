@@ -141,8 +141,9 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool
     if dup.any():
         raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
 
-    # deep: results keep numpy views of its columns, which must not be the caller's buffers (copy on write
-    # does not cover them: once the validated frame is gone, a write to the caller's frame is in place)
+    # deep unless asked: results keep numpy views of its columns, which must not be the caller's buffers
+    # (copy on write does not cover them: once the validated frame is gone, a write to the caller's frame
+    # is in place)
     out = df.copy(deep=copy)
     out.index = index
     for col in [c for c in COLUMNS if c in out.columns]:

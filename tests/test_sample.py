@@ -28,6 +28,9 @@ def test_market_sample_schema():
     checked.iloc[0, 0] = -2.0
     checked["close"] *= 2.0
     assert df.iloc[0, 0] > 0 and df["close"].iloc[1] * 2.0 == checked["close"].iloc[1]
+    # unless asked not to copy: then its float64 columns are the caller's own
+    assert np.shares_memory(lt.validate_market(df, copy=False)["close"].to_numpy(), df["close"].to_numpy())
+    assert not np.shares_memory(lt.validate_market(df)["close"].to_numpy(), df["close"].to_numpy())
     df.iloc[1, 0] = -3.0
     assert checked.iloc[1, 0] > 0
     # every call returns a fresh copy
