@@ -31,6 +31,26 @@ def test_first_crossing_with_ordered_starts_as_the_heatmap_asks(seed):
     assert np.array_equal(first_at_or_below(x, start, thr), brute_first(x, start, thr))
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_first_crossing_is_the_same_whatever_the_period(seed):
+    # a leverage profile's levels: `tiers` per candle at fixed distances from its price, on a walk long enough
+    # for deep stacks, so answers are found in the window around the hint, by galloping up and down from it
+    # and at the stack's bottom and top; `period` only says where to look first
+    rng = np.random.default_rng(seed)
+    n, tiers = 3_000, 5
+    x = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
+    start = np.repeat(np.sort(rng.choice(n, 600, replace=False)), tiers)
+    dist = np.tile([0.2, 0.1, 0.04, 0.02, 0.006], 600) * rng.uniform(0.5, 1.5, len(start))
+    for above in (False, True):
+        thr = x[start] * (1 + dist if above else 1 - dist)
+        thr[::11] = x[rng.integers(0, n, len(thr[::11]))]  # exact ties with records
+        sign = -1.0 if above else 1.0
+        want = np.array([next((j for j in np.flatnonzero(sign * x[s + 1 :] <= sign * t)), n - s - 1) + s + 1 for s, t in zip(start, thr)])
+        for period in (1, 2, tiers, 7, 10_000):
+            got = first_at_or_below(x, start, thr, above=above, offset=1, period=period)
+            assert np.array_equal(got, want), (above, period)
+
+
 def test_first_crossing_edge_cases():
     x = np.array([3.0, 1.0, 2.0, 1.0, 0.5])
     assert first_at_or_below(x, np.array([], dtype=np.int64), np.array([])).shape == (0,)

@@ -214,11 +214,14 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     m = float(opts.consume_margin)
     tier = r_min = r_max = None
 
+    # levels per opening candle and side, tier after tier (path entries: four points): the searches' period
+    period = len(profile.leverages) * (4 if opts.entry == "path" else 1)
+
     def crossings(price: NDArray[np.float64], created: NDArray[np.int64], side: int, out: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
         """First crossing after creation (beyond the margin) of one side's levels."""
         if side == 0:
-            return first_at_or_below(trig_low, created, price * (1.0 - m) if m else price, offset=1, out=out)
-        return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out)
+            return first_at_or_below(trig_low, created, price * (1.0 - m) if m else price, offset=1, out=out, period=period)
+        return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out, period=period)
 
     if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
         # docs/model.md's levels: each side made and searched in one go, the closing logs after the longs
@@ -253,8 +256,8 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     if opts.near_cut is not None:
         dist, cut_share = float(opts.near_cut[0]), float(opts.near_cut[1])
         cut_at = np.concatenate([
-            first_at_or_below(trig_low, created_all[:n_long], price_all[:n_long] * (1.0 + dist), offset=1),
-            first_at_or_below(trig_high, created_all[n_long:], price_all[n_long:] * (1.0 - dist), above=True, offset=1),
+            first_at_or_below(trig_low, created_all[:n_long], price_all[:n_long] * (1.0 + dist), offset=1, period=period),
+            first_at_or_below(trig_high, created_all[n_long:], price_all[n_long:] * (1.0 - dist), above=True, offset=1, period=period),
         ])
         cut_at = np.where(cut_at < consumed, cut_at, n)  # an approach that liquidates is no cut
 

@@ -27,20 +27,25 @@ def _jit(fn: Callable[..., Any]) -> Any:
 
 
 @_jit
-def first_at_or_below_sorted(x, start, threshold, out, sign, offset):  # type: ignore[no-untyped-def]
+def first_at_or_below_sorted(x, start, threshold, out, sign, offset, period):  # type: ignore[no-untyped-def]
     """``out[k]`` = the first ``j >= start[k] + offset`` with ``sign * x[j] <= sign * threshold[k]`` (sign 1:
-    at or below, -1: at or above), ``len(x)`` if none. Returns False (and leaves ``out`` unfinished) unless
-    ``start`` is non-decreasing.
+    at or below, -1: at or above), ``len(x)`` if none; ``x`` holds no NaN. Returns False (and leaves ``out``
+    unfinished) unless ``start`` is non-decreasing.
 
     The queries are answered from the last one back while the candles are pushed from the end onto a
     stack of running-minimum records (each candle pushed and popped once): seen from ``p``, the records
     are the candles lower than every candle between ``p`` and them, the only possible answers, and their
-    values fall from the top of the stack down. A query finds the topmost record at or below its
-    threshold by galloping down from the top (near crossings are found in a few steps) then bisecting.
+    values rise strictly from the bottom of the stack to the top. A query's answer is the topmost record
+    at or below its threshold. It is looked for first around the answer of the query ``period`` places
+    later (the same tier of the next candle, when each candle has ``period`` levels: on a year of 1-minute
+    candles nine in ten answers are within three records of it), by counting the records at or below
+    the threshold in a window of eight, without a branch per record; else by galloping from there, up or
+    down, and bisecting. The starting place only decides the speed: any ``period`` gives the same answers.
     """
     n = len(x)
     at = np.empty(n + 1, np.int64)  # the records' candles, bottom first
     val = np.empty(n + 1, np.float64)  # and their values, rising towards the top
+    hint = np.zeros(max(period, 1), np.int64)  # per slot (k % period), the record of its last answer
     top = 0  # entries in the stack
     p = n
     for k in range(len(start) - 1, -1, -1):
@@ -59,25 +64,39 @@ def first_at_or_below_sorted(x, start, threshold, out, sign, offset):  # type: i
         if top == 0 or not val[0] <= t:  # none at or below (a NaN threshold: none either)
             out[k] = n
             continue
-        hi = top - 1
-        if val[hi] <= t:
-            out[k] = at[hi]
-            continue
-        # val[hi] > t >= val[0]: gallop down to a record at or below t, then bisect
-        step = 1
-        lo = hi - step
-        while lo > 0 and val[lo] > t:
-            hi = lo
-            step *= 2
-            lo = hi - step
-        lo = max(lo, 0)
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if val[mid] <= t:
-                lo = mid
-            else:
-                hi = mid
+        slot = k % len(hint)
+        w0 = hint[slot] - 3
+        if w0 >= 0 and w0 + 8 <= top and val[w0] <= t and val[w0 + 7] > t:
+            # the answer lies in the window: it is its last record at or below t
+            count = 0
+            for i in range(8):
+                count += val[w0 + i] <= t
+            lo = w0 + count - 1
+        else:
+            h = min(hint[slot], top - 1)
+            step = 1
+            if val[h] <= t:  # at or below t: gallop up to a record above t (or the top)
+                lo, hi = h, h + 1
+                while hi < top and val[hi] <= t:
+                    lo = hi
+                    step *= 2
+                    hi = lo + step
+                hi = min(hi, top)
+            else:  # above t >= val[0]: gallop down to a record at or below t
+                hi, lo = h, h - 1
+                while lo > 0 and val[lo] > t:
+                    hi = lo
+                    step *= 2
+                    lo = hi - step
+                lo = max(lo, 0)
+            while hi - lo > 1:  # val[lo] <= t < val[hi] (hi == top: above every record)
+                mid = (lo + hi) // 2
+                if val[mid] <= t:
+                    lo = mid
+                else:
+                    hi = mid
         out[k] = at[lo]
+        hint[slot] = lo
     return True
 
 

@@ -46,12 +46,14 @@ def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
         return [calls[0](), *(f.result() for f in rest)]
 
 
-def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0, out: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshold: NDArray[np.float64], *, above: bool = False, offset: int = 0, out: NDArray[np.int64] | None = None, period: int = 1) -> NDArray[np.int64]:
     """For each query k, the first index ``j >= start[k] + offset`` with ``x[j] <= threshold[k]`` (``>=`` when
-    ``above``); ``len(x)`` if none. Written into ``out`` when given (an int64 array of the queries' length).
+    ``above``); ``len(x)`` if none. ``x`` holds no NaN (validated prices). Written into ``out`` when given (an
+    int64 array of the queries' length). ``period``: how many queries each start has, when they come in
+    groups of the same tiers (the levels of a leverage profile): only the speed depends on it.
 
     One compiled pass from the end (:func:`~liqtools.analysis._kernels.first_at_or_below_sorted`): O(n +
-    queries * log(distance)) with no table in memory. Queries whose starts are not in order are sorted first.
+    queries * log(how far each answer lies from its hint)) with no table in memory. Queries whose starts are not in order are sorted first.
 
     >>> first_at_or_below(np.array([5.0, 3.0, 4.0, 1.0]), np.array([0, 2, 3]), np.array([3.5, 3.5, 0.5]))
     array([1, 3, 4])
@@ -66,9 +68,9 @@ def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshol
     elif out.shape != pos.shape or out.dtype != np.int64:
         raise ValueError(f"out must be int64 of shape {pos.shape}, got {out.dtype} {out.shape}")
     sign = -1.0 if above else 1.0
-    if not first_at_or_below_sorted(x, pos, thr, out, sign, int(offset)):
+    if not first_at_or_below_sorted(x, pos, thr, out, sign, int(offset), int(period)):
         order = np.argsort(pos, kind="stable")
-        first_at_or_below_sorted(x, pos[order], thr[order], out, sign, int(offset))
+        first_at_or_below_sorted(x, pos[order], thr[order], out, sign, int(offset), int(period))
         out[order] = out.copy()
     return out
 
