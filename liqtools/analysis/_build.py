@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from liqtools.analysis._closing import closing_ratio, keep_steps, settle_row
 from liqtools.analysis._kernels import typical_levels
 from liqtools.analysis._numeric import first_at_or_below, in_parallel
 from liqtools.analysis.ingredients import (
@@ -81,43 +82,41 @@ def _next_reset(created: NDArray[np.int64], resets: NDArray[np.int64], n: int) -
 def class_logs(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
     """Per class: the cumulative log closing factor ``(J, n)`` and the candles where the class closes
     completely (left out of the logs)."""
-    logs, resets = class_steps(df, opts, prev, cur, turnover)
-    for row in logs:
-        np.cumsum(row, out=row)
-    return logs, resets
+    return class_steps(df, opts, prev, cur, turnover, cumulative=True)
 
 
-def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64]) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
+def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64], cur: NDArray[np.float64], turnover: NDArray[np.float64], *, cumulative: bool = False) -> tuple[NDArray[np.float64], list[NDArray[np.int64]]]:
     """Per class and candle: the log closing factor of that candle's closing step ``(J, n)`` (0 at a
-    complete closing, which is returned apart: the candles where the class closes completely).
+    complete closing, which is returned apart: the candles where the class closes completely); with
+    ``cumulative``, their running sums.
 
-    In place where numpy allows it: on a year of 1-minute candles each per-candle temporary is 4 MB of
-    memory the process may have to fault in anew."""
+    Each per-candle array in one compiled pass, in place (:mod:`liqtools.analysis._closing`): on a year of
+    1-minute candles each numpy temporary is 4 MB of memory the process may have to fault in anew."""
     n = len(df)
-    keep = np.fmin(prev, cur)
-    keep -= turnover
-    with np.errstate(invalid="ignore", divide="ignore"):
-        step = keep / prev  # the ratio, then its log
-        tiny = ~(step > 1e-300)  # a ratio below float range: the logs' difference instead
-        np.log(step, out=step)
-        if tiny.any():
+    classes = opts.classes
+    logs = np.empty((len(classes), n))
+    in_row = len(classes) == 1 and classes[0][1] is None  # the shared step in the one row (the default), else apart
+    step = logs[0] if in_row else np.empty(n)
+    if closing_ratio(prev, cur, turnover, step):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            keep = np.fmin(prev, cur) - turnover
+            tiny = ~(keep / prev > 1e-300)  # a ratio below float range: the logs' difference instead
+            np.log(step, out=step)
             step[tiny] = np.log(keep[tiny]) - np.log(prev[tiny])
-    # 0 where open interest is unknown, and where it rose without turnover
-    zero = ~(np.isfinite(prev) & np.isfinite(cur))
-    zero |= (cur >= prev) & ~(turnover > 0)
-    np.copyto(step, 0.0, where=zero)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.log(step, out=step)
+    keep_steps(step, prev, cur, turnover)  # 0 where open interest is unknown, and where it rose without turnover
     if opts.half_life is not None:
         step += decay_log_factor(df.index, opts.half_life)
-    logs, resets = np.empty((len(opts.classes), n)), []
-    for row, (_, hl) in zip(logs, opts.classes):
+    resets = []
+    found = np.empty(n, dtype=np.int64)  # only the pages written are touched
+    for row, (_, hl) in zip(logs, classes):
         if hl is not None:
             np.add(step, decay_log_factor(df.index, hl, name="half_life_mix"), out=row)
-        else:
+        elif not in_row:
             row[:] = step
-        np.copyto(row, -np.inf, where=np.isnan(row))
-        reset = row <= -RESET_NATS
-        np.copyto(row, 0.0, where=reset)
-        resets.append(np.flatnonzero(reset))
+        resets.append(found[: settle_row(row, RESET_NATS, cumulative, found)].copy())
     return logs, resets
 
 
