@@ -17,7 +17,9 @@ from numpy.typing import NDArray
 
 from liqtools.analysis._closing import closing_ratio, keep_steps, settle_row
 from liqtools.analysis._kernels import typical_levels
+from liqtools.analysis._memory import big_empty
 from liqtools.analysis._numeric import first_at_or_below, in_parallel
+from liqtools.analysis._per_candle import positive_at
 from liqtools.analysis.ingredients import (
     MAX_LEVERAGE,
     RESET_NATS,
@@ -94,7 +96,7 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     1-minute candles each numpy temporary is 4 MB of memory the process may have to fault in anew."""
     n = len(df)
     classes = opts.classes
-    logs = np.empty((len(classes), n))
+    logs = big_empty((len(classes), n))
     in_row = len(classes) == 1 and classes[0][1] is None  # the shared step in the one row (the default), else apart
     step = logs[0] if in_row else np.empty(n)
     if closing_ratio(prev, cur, turnover, step):
@@ -130,7 +132,7 @@ def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: ND
 
 
 def _typical_arrays(size: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
-    return np.empty(size), np.empty(size), np.empty(size, dtype=np.int64), np.empty(size, dtype=np.bool_)
+    return big_empty(size), big_empty(size), big_empty(size, dtype=np.int64), big_empty(size, dtype=np.bool_)
 
 
 def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop_short: int) -> list[NDArray[Any]]:
@@ -208,8 +210,9 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     a, b = split_fractions(df, opts.split)
     d_oi, prev, cur = oi_changes(df["oi_usd"].to_numpy())
     turnover = turnover_usd(df, float(opts.turnover), prev, cur)
-    new_oi = np.maximum(d_oi, 0.0) + turnover
-    opened = np.flatnonzero(new_oi > 0)
+    new_oi = np.maximum(d_oi, 0.0, out=big_empty(n))
+    new_oi += turnover
+    opened = positive_at(new_oi)
     m = float(opts.consume_margin)
     tier = r_min = r_max = None
 
@@ -226,11 +229,11 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
         # docs/model.md's levels: each side made and searched in one go, the closing logs after the longs
         half = len(opened) * len(profile.leverages)
         out = _typical_arrays(2 * half)
-        cons = np.empty(2 * half, dtype=np.int64)
+        cons = big_empty(2 * half, dtype=np.int64)
 
         def side(s: int) -> int:
             at = s * half
-            stop = _typical_side(high, low, close, opened, new_oi * (a if s == 0 else b), profile, s, out, at)
+            stop = _typical_side(high, low, close, opened, np.multiply(new_oi, a if s == 0 else b, out=big_empty(n)), profile, s, out, at)
             crossings(out[0][at:stop], out[2][at:stop], s, cons[at:stop])
             return stop
 

@@ -18,13 +18,17 @@ from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels
 from liqtools.analysis._kernels import finish_rows, finish_spans, side_pass
+from liqtools.analysis._memory import big_empty, big_zeros
 from liqtools.analysis._numeric import _epochs, in_parallel
 from liqtools.analysis.snapshots import ColumnSpans
 
 
-def _exp(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    """exp in place (one per-candle array instead of two: on a year each is 4 MB of fresh memory)."""
-    return np.exp(x, out=x)
+def _exp_diff(a: NDArray[np.float64] | float, b: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """``exp(a - b)`` in one array of its own (a per-candle array on a year is 4 MB of fresh memory: aligned
+    for huge pages, and no temporary)."""
+    out = big_empty(np.broadcast_shapes(np.shape(a), np.shape(b)))
+    np.subtract(a, b, out=out)
+    return np.exp(out, out=out)
 
 
 def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None:
@@ -59,7 +63,7 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
         return None
     n_snap, n_bins = len(snap_candles), len(edges) - 1
     scales = [  # per class: the exp factors of the picture and the per-candle column, entering and finishing
-        (_exp(np.subtract(r[0], lj[: n_snap * every])), _exp(np.subtract(lj[0], lj)), np.exp(r - r[0]), _exp(np.subtract(lj, lj[0])))
+        (_exp_diff(r[0], lj[: n_snap * every]), _exp_diff(lj[0], lj), np.exp(r - r[0]), _exp_diff(lj, lj[0]))
         for lj, r in zip(log_factor, row_logs)
     ]
     if not all(np.isfinite(f_pic).all() for _, _, f_pic, _ in scales):
@@ -70,7 +74,7 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
     def side(s: int) -> ColumnSpans | None:
         # the cells of every column from its first row on, in the order the columns are met: zeros that are
         # never written are never touched, so only the used front of this allocation costs memory
-        vals = np.zeros(n_snap * n_bins)
+        vals = big_zeros(n_snap * n_bins)
         first, start = np.full(n_bins, n_snap, dtype=np.int64), np.zeros(n_bins, dtype=np.int64)
         used = np.zeros(1, dtype=np.int64)
         for j, (scale_pic, scale_act, f_pic, f_act) in enumerate(scales):

@@ -38,7 +38,9 @@ from numpy.typing import NDArray
 
 from liqtools.analysis._build import Levels, model_levels
 from liqtools.analysis._by_side import sides_at_once
+from liqtools.analysis._memory import big_zeros
 from liqtools.analysis._numeric import in_parallel, liquidated_per_candle, span_sum
+from liqtools.analysis._per_candle import flows_of_side
 from liqtools.analysis.bins import _default_range, bin_index, make_edges, nice_bin_size
 from liqtools.analysis.heatmap_extend import make_tail
 from liqtools.analysis.heatmap_result import Heatmap, TimeLike
@@ -288,23 +290,16 @@ def liquidation_heatmap(
         liq = liquidated_per_candle(levels, log_factor)
         return liq, _span_sums(levels, log_factor, None, None, 1)[:, :, 0]
 
-    block = np.zeros((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
+    block = big_zeros((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
     opened, closed, liq, active = block[0:2], block[2:4], block[4:6], block[6:8]
     matrices: Sequence[NDArray[np.float64] | ColumnSpans] | None = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active)
     if matrices is None:  # the general passes: the picture beside the per-candle sums
         matrices, (liq[:], active[:]) = in_parallel(len(levels.created), picture, per_candle)
     liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
 
-    # closed = what the accounting leaves
-    new_oi = series["new_oi"]
-    np.multiply(new_oi, series["a"], out=opened[0])
-    np.multiply(new_oi, series["b"], out=opened[1])
-    closed[:, 0] = 0.0  # active before the candle + opened - liquidated - active after, in place
-    closed[:, 1:] = active[:, :-1]
-    closed += opened
-    closed -= liq
-    closed -= active
-    np.maximum(closed, 0.0, out=closed)
+    # closed = what the accounting leaves: active before the candle + opened - liquidated - active after
+    for side, share in enumerate((series["a"], series["b"])):
+        flows_of_side(series["new_oi"], share, liq[side], active[side], opened[side], closed[side])
     flows = pd.DataFrame(block.T, index=df.index, columns=_FLOWS, copy=False)
     return Heatmap(
         times=df.index[snap_candles],

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from liqtools.analysis._memory import big_zeros
 from liqtools.errors import DataError
 from liqtools.schema import LONG_SHORT_RATIO
 
@@ -186,12 +187,15 @@ def path_points(df: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float
 
 
 def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Open interest carried forward: ``d_oi, prev, cur`` per candle (``d_oi`` 0 where either is unknown)."""
-    filled = pd.Series(oi).ffill().to_numpy(dtype=np.float64)
-    prev = np.concatenate([[np.nan], filled[:-1]])
-    d_oi = filled - prev
-    d_oi[~np.isfinite(d_oi)] = 0.0
-    return d_oi, prev, filled
+    """Open interest carried forward: ``d_oi, prev, cur`` per candle (``d_oi`` 0 where either is unknown).
+
+    >>> d_oi, prev, cur = oi_changes(np.array([np.nan, 5.0, np.nan, 7.0]))
+    >>> d_oi.tolist(), cur.tolist()[1:]
+    ([0.0, 0.0, 0.0, 2.0], [5.0, 5.0, 7.0])
+    """
+    from liqtools.analysis._per_candle import carry_oi  # compiled on first use
+
+    return carry_oi(oi)
 
 
 def turnover_usd(df: pd.DataFrame, share: float, prev: NDArray[np.float64], cur: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -200,7 +204,7 @@ def turnover_usd(df: pd.DataFrame, share: float, prev: NDArray[np.float64], cur:
     ``min(oi_{i-1}, oi_i)`` so that closes never exceed the open interest; 0 where open interest is unknown."""
     n = len(df)
     if share == 0 or n == 0:
-        return np.zeros(n)
+        return big_zeros(n)
     typical = (df["high"].to_numpy() + df["low"].to_numpy() + df["close"].to_numpy()) / 3.0
     with np.errstate(invalid="ignore", over="ignore"):
         g = share * df["volume"].to_numpy() * typical
