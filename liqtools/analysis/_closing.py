@@ -16,13 +16,14 @@ from liqtools.analysis._kernels import _jit
 @_jit
 def closing_ratio(prev, cur, turnover, out):  # type: ignore[no-untyped-def]
     """``out[i] = (fmin(prev, cur) - turnover) / prev`` (``np.fmin``: the number when one is NaN); returns how
-    many ratios are not above 1e-300 (their log is taken apart, from ``keep`` and ``prev``)."""
+    many ratios are at or below 1e-300, whose log is taken apart, from ``keep`` and ``prev`` (a NaN ratio,
+    where open interest is unknown, is not counted: its log is NaN either way)."""
     tiny = 0
     for i in range(len(out)):
         p, c = prev[i], cur[i]
         keep = p if (p <= c or np.isnan(c)) else c  # np.fmin, operation for operation
         r = (keep - turnover[i]) / p
-        if not r > 1e-300:
+        if r <= 1e-300:
             tiny += 1
         out[i] = r
     return tiny
