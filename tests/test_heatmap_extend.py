@@ -123,3 +123,15 @@ def test_open_interest_missing_at_the_cut_is_carried_from_before_it(gap):
     for options in ({}, {"crowding": ("ratio", 0.5, 3)}):
         full = built(df, **options)
         assert_same(built(df.iloc[:75], **options).extend(df.iloc[75:]), full)
+
+
+def test_the_value_carried_into_the_tail_is_the_last_one_known_before_it():
+    from liqtools.analysis.heatmap_extend import _last_known
+
+    n = 100_000
+    for at in (0, 1, n - 4096 - 1, n - 4096, n - 4097, n - 12_288, n - 1):  # around the chunks read back
+        col = np.full(n, np.nan)
+        col[at] = 7.0
+        col[: max(at - 5, 0)] = 1.0  # older values must not win
+        assert _last_known(pd.Series(col)) == 7.0, at
+    assert np.isnan(_last_known(pd.Series(np.full(n, np.nan)))) and np.isnan(_last_known(pd.Series([], dtype=float)))

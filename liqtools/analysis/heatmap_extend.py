@@ -55,6 +55,24 @@ def context_rows(opts: ModelOptions) -> int:
     return max(2, int(opts.crowding.window) + 1 if opts.crowding is not None else 2)
 
 
+def _last_known(column: pd.Series) -> float:
+    """The column's last value that is not NaN, NaN if none: read back from the end in growing chunks (a
+    funding rate is known every few hundred minutes, so a year's column is not read whole).
+
+    >>> _last_known(pd.Series([1.0, 2.0, np.nan])), _last_known(pd.Series([np.nan]))
+    (2.0, nan)
+    """
+    end, size = len(column), 4096
+    while end > 0:
+        start = max(end - size, 0)
+        chunk = pd.to_numeric(column.iloc[start:end], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        known = np.flatnonzero(~np.isnan(chunk))
+        if len(known):
+            return float(chunk[known[-1]])
+        end, size = start, 2 * size
+    return float("nan")
+
+
 def make_tail(df: pd.DataFrame, opts: ModelOptions) -> pd.DataFrame:
     """The last :func:`context_rows` candles of a validated frame, carried-forward columns filled."""
     w = context_rows(opts)
@@ -63,9 +81,7 @@ def make_tail(df: pd.DataFrame, opts: ModelOptions) -> pd.DataFrame:
         if col in df.columns:
             values = pd.to_numeric(tail[col], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
             if np.isnan(values[0]):  # carried from the last value before the tail, if any
-                before = pd.to_numeric(df[col].iloc[:-w], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-                known = np.flatnonzero(~np.isnan(before))
-                values[0] = before[known[-1]] if len(known) else np.nan
+                values[0] = _last_known(df[col].iloc[:-w])
             tail[col] = pd.Series(values, index=tail.index).ffill().to_numpy()
     return tail
 
