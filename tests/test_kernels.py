@@ -342,6 +342,45 @@ def test_two_threads_give_the_same_heatmap_as_one(monkeypatch, options):
     assert len(one._levels.price) < 2 * len(df) * len(one.profile) or not options.get("leverage")
 
 
+def test_spare_work_runs_once_on_the_thread_done_first(monkeypatch):
+    import threading
+    import time
+
+    from liqtools.analysis import _numeric
+
+    monkeypatch.setattr(_numeric, "PARALLEL_LEVELS", 0)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    log = []
+
+    def call(name, wait):
+        def run():
+            time.sleep(wait)
+            log.append(name)
+            return name
+
+        return run
+
+    def spare():
+        log.append("spare")
+        return threading.current_thread().name
+
+    # the second call ends first: its thread takes the spare work while the first still sleeps
+    out = _numeric.in_parallel(0, call("slow", 0.3), call("quick", 0.0), spare=spare)
+    assert out[:2] == ["slow", "quick"] and out[2].startswith("liqtools") and log == ["quick", "spare", "slow"]
+    log.clear()
+    out = _numeric.in_parallel(0, call("quick", 0.0), call("slow", 0.3), spare=spare)
+    assert out[2] == threading.current_thread().name and log == ["quick", "spare", "slow"]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # one thread: after the first call, before the second
+    log.clear()
+    assert _numeric.in_parallel(0, call("a", 0.0), call("b", 0.0), spare=spare)[:2] == ["a", "b"] and log == ["a", "spare", "b"]
+
+    def broken():
+        raise ValueError("spare failed")
+
+    with pytest.raises(ValueError, match="spare failed"):
+        _numeric.in_parallel(0, call("a", 0.0), call("b", 0.0), spare=broken)
+
+
 def test_kernels_compile_without_a_writable_cache(monkeypatch):
     # numba refuses cache=True where it finds nowhere to write: the loops then compile in each process
     import numba

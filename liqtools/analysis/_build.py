@@ -226,7 +226,7 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
         return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out, period=period)
 
     if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
-        # docs/model.md's levels: each side made and searched in one go, the closing logs after the longs
+        # docs/model.md's levels: each side made and searched in one go, the closing logs by the first done
         half = len(opened) * len(profile.leverages)
         out = _typical_arrays(2 * half)
         cons = big_empty(2 * half, dtype=np.int64)
@@ -237,8 +237,8 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
             crossings(out[0][at:stop], out[2][at:stop], s, cons[at:stop])
             return stop
 
-        (stop_long, (log_factor, resets)), stop_short = in_parallel(
-            2 * half, lambda: (side(0), class_logs(df, opts, prev, cur, turnover)), lambda: side(1),
+        stop_long, stop_short, (log_factor, resets) = in_parallel(
+            2 * half, lambda: side(0), lambda: side(1), spare=lambda: class_logs(df, opts, prev, cur, turnover),
         )
         price_all, notional_all, created_all, is_long, consumed = _close_gap((*out, cons), stop_long, half, stop_short)
         n_long = stop_long

@@ -13,6 +13,9 @@ for bit (tested).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -50,10 +53,11 @@ def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None
     return out
 
 
-def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64]) -> list[ColumnSpans] | None:
+def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64], spare: Callable[[], Any], after: Callable[[int], None]) -> tuple[list[ColumnSpans], Any] | None:
     """The snapshot matrices of the longs and of the shorts, as column spans, with the liquidated and active
-    USD per candle written into ``liq`` and ``active`` (each ``(2, n)``, zeros); None when the model needs
-    the general passes."""
+    USD per candle written into ``liq`` and ``active`` (each ``(2, n)``, zeros), and what ``spare()`` gives
+    (run by the side done first: see :func:`~liqtools.analysis._numeric.in_parallel`); ``after(s)`` runs on
+    side ``s``'s thread once its sums are written. None when the model needs the general passes."""
     n_classes, n = log_factor.shape
     row_logs = log_factor[:, snap_candles]
     if any(len(r) for r in lv.resets) or any(len(_epochs(log_factor[j])) != 1 or len(_epochs(row_logs[j])) != 1 for j in range(n_classes)):
@@ -90,7 +94,8 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
                 return None
             finish_spans(pic, first, start, hi, f_pic, no_cells if j == 0 else vals)
             finish_rows(act.reshape(-1, 1), f_act, no_rows if j == 0 else active[s].reshape(-1, 1), no_band, no_band)
+        after(s)
         return ColumnSpans(first, start, vals[: used[0]], n_snap)
 
-    out = in_parallel(len(lv.created), lambda: side(0), lambda: side(1))
-    return None if out[0] is None or out[1] is None else out
+    long, short, done = in_parallel(len(lv.created), lambda: side(0), lambda: side(1), spare=spare)
+    return None if long is None or short is None else ([long, short], done)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -28,15 +29,33 @@ _EPOCH_NATS = 600.0
 PARALLEL_LEVELS = 1 << 20
 
 
-def in_parallel(n_levels: int, *calls: Callable[[], Any]) -> list[Any]:
+def in_parallel(n_levels: int, *calls: Callable[[], Any], spare: Callable[[], Any] | None = None) -> list[Any]:
     """The calls' results, in order; on threads from :data:`PARALLEL_LEVELS` levels on (the compiled loops
     release the GIL), unless the process is meant to use one thread: one core, or ``OMP_NUM_THREADS=1`` as
     Dask's worker processes have it (a cluster already keeps every core busy). Each call writes only its
     own arrays, so the results are the same either way.
 
+    ``spare``: work that needs none of the calls, run once by the thread that finishes its call first
+    (which side's work is the longer depends on the market), its result appended to the list.
+
     >>> in_parallel(PARALLEL_LEVELS, lambda: 1, lambda: 2)
     [1, 2]
+    >>> in_parallel(PARALLEL_LEVELS, lambda: 1, lambda: 2, spare=lambda: 3)
+    [1, 2, 3]
     """
+    if spare is not None:
+        taken, done = threading.Lock(), []
+
+        def then(call: Callable[[], Any]) -> Callable[[], Any]:
+            def run() -> Any:
+                out = call()
+                if taken.acquire(blocking=False):  # the first thread here takes the spare work
+                    done.append(spare())
+                return out
+
+            return run
+
+        return [*in_parallel(n_levels, *map(then, calls)), *done]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     one_thread = os.environ.get("OMP_NUM_THREADS", "").strip() == "1" or cores < 2
     if n_levels < PARALLEL_LEVELS or len(calls) < 2 or one_thread:

@@ -292,17 +292,25 @@ def liquidation_heatmap(
 
     block = big_zeros((8, n))  # the flows, one row each: the frame's own block (pandas keeps columns as rows)
     opened, closed, liq, active = block[0:2], block[2:4], block[4:6], block[6:8]
-    matrices: Sequence[NDArray[np.float64] | ColumnSpans] | None = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active)
-    if matrices is None:  # the general passes: the picture beside the per-candle sums
-        matrices, (liq[:], active[:]) = in_parallel(len(levels.created), picture, per_candle)
-    liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
 
-    # closed = what the accounting leaves: active before the candle + opened - liquidated - active after
-    for side, share in enumerate((series["a"], series["b"])):
-        flows_of_side(series["new_oi"], share, liq[side], active[side], opened[side], closed[side])
+    def spare() -> tuple[pd.DatetimeIndex, NDArray[np.float64], pd.DataFrame]:  # needs none of the sums
+        return df.index[snap_candles], close.copy(), make_tail(df, opts)  # the closes kept: not the caller's buffer
+
+    def side_flows(side: int) -> None:  # closed = active before the candle + opened - liquidated - active after
+        flows_of_side(series["new_oi"], series["a" if side == 0 else "b"], liq[side], active[side], opened[side], closed[side])
+
+    matrices: Sequence[NDArray[np.float64] | ColumnSpans]
+    fast = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active, spare, side_flows)
+    if fast is not None:
+        matrices, (times, closes, tail) = fast
+    else:  # the general passes: the picture beside the per-candle sums
+        matrices, (liq[:], active[:]), (times, closes, tail) = in_parallel(len(levels.created), picture, per_candle, spare=spare)
+        side_flows(0)
+        side_flows(1)
+    liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
     flows = pd.DataFrame(block.T, index=df.index, columns=_FLOWS, copy=False)
     return Heatmap(
-        times=df.index[snap_candles],
+        times=times,
         edges=edges,
         _long=matrices[0],
         _short=matrices[1],
@@ -315,7 +323,7 @@ def liquidation_heatmap(
         _levels=levels,
         _log_factor=log_factor,
         _index=df.index,
-        _close=close.copy(),  # not the caller's buffer
+        _close=closes,
         options=opts,
-        _tail=make_tail(df, opts),
+        _tail=tail,
     )
