@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from liqtools._checks import candles_fine, column_fine
 from liqtools.errors import DataError
 
 __all__ = [
@@ -72,14 +73,24 @@ def _float_values(column: pd.Series | pd.DataFrame, col: str) -> np.ndarray:
         raise DataError(f"column {col!r} is not numeric ({exc})") from exc
 
 
-def _bad_value(col: str, values: np.ndarray, index: pd.Index) -> None:
-    """Raise for the first non-finite value (NaN allowed in nullable columns), else the first too large."""
+def _bad_column(col: str, values: np.ndarray, index: pd.Index) -> None:
+    """Raise for the column's first unacceptable value: not finite (NaN allowed in nullable columns), too
+    large, below 0 where it may not be, or not above 0 where it must be."""
     bad = ~np.isfinite(values) if col not in _NULLABLE else np.isinf(values)
     if bad.any():
         pos = _first(bad)
         raise DataError(f"column {col!r} has a non-finite value {values[pos]} at {_row(index, pos)}")
-    pos = _first(np.abs(values) > MAX_ABS_VALUE)
-    raise DataError(f"column {col!r} has {values[pos]:g} at {_row(index, pos)}, above {MAX_ABS_VALUE:g}: rescale the units")
+    if (np.abs(values) > MAX_ABS_VALUE).any():
+        pos = _first(np.abs(values) > MAX_ABS_VALUE)
+        raise DataError(f"column {col!r} has {values[pos]:g} at {_row(index, pos)}, above {MAX_ABS_VALUE:g}: rescale the units")
+    if col in _NON_NEGATIVE and (values < 0).any():
+        pos = _first(values < 0)
+        raise DataError(f"column {col!r} must be >= 0, got {values[pos]} at {_row(index, pos)}")
+    if col in _POSITIVE and (values <= 0).any():
+        pos = _first(values <= 0)
+        nan_note = " (NaN for unknown)" if col == "oi_usd" else ""
+        raise DataError(f"column {col!r} must be > 0{nan_note}, got {values[pos]} at {_row(index, pos)}")
+    raise AssertionError(f"column {col!r}: the compiled check and numpy's disagree")  # pragma: no cover
 
 
 def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool = True) -> pd.DataFrame:
@@ -148,32 +159,26 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool
     out.index = index
     for col in [c for c in COLUMNS if c in out.columns]:
         values = _float_values(out[col], col)
-        # one pass for the common case (every value fine); which value is wrong is found only on failure
-        fine = np.abs(values) <= MAX_ABS_VALUE  # False for NaN, inf and values too large
-        if not (fine.all() if col not in _NULLABLE else (fine | np.isnan(values)).all()):
-            _bad_value(col, values, index)
-        if col in _NON_NEGATIVE and (values < 0).any():
-            pos = _first(values < 0)
-            raise DataError(f"column {col!r} must be >= 0, got {values[pos]} at {_row(index, pos)}")
-        if col in _POSITIVE and (values <= 0).any():
-            pos = _first(values <= 0)
-            nan_note = " (NaN for unknown)" if col == "oi_usd" else ""
-            raise DataError(f"column {col!r} must be > 0{nan_note}, got {values[pos]} at {_row(index, pos)}")
+        # one compiled pass for the common case (every value fine); which value is wrong is found on failure
+        floor = 0.0 if col in _POSITIVE or col in _NON_NEGATIVE else -np.inf
+        if not column_fine(values, col in _NULLABLE, floor, col in _POSITIVE, MAX_ABS_VALUE):
+            _bad_column(col, values, index)
         if out[col].dtype != np.float64:  # a float64 column already holds exactly these values
             out[col] = values
 
     high, low = out["high"].to_numpy(), out["low"].to_numpy()
-    checks = [
-        (high < low, "high < low"),
-        (out["open"].to_numpy() > high, "open above high"),
-        (out["open"].to_numpy() < low, "open below low"),
-        (out["close"].to_numpy() > high, "close above high"),
-        (out["close"].to_numpy() < low, "close below low"),
-    ]
-    for mask, what in checks:
-        if mask.any():
-            pos = _first(mask)
-            raise DataError(f"{what} at {_row(index, pos)}: high={high[pos]}, low={low[pos]}")
+    if not candles_fine(out["open"].to_numpy(), high, low, out["close"].to_numpy()):
+        checks = [
+            (high < low, "high < low"),
+            (out["open"].to_numpy() > high, "open above high"),
+            (out["open"].to_numpy() < low, "open below low"),
+            (out["close"].to_numpy() > high, "close above high"),
+            (out["close"].to_numpy() < low, "close below low"),
+        ]
+        for mask, what in checks:
+            if mask.any():
+                pos = _first(mask)
+                raise DataError(f"{what} at {_row(index, pos)}: high={high[pos]}, low={low[pos]}")
     if "mark_high" in out and "mark_low" in out:
         m_hi, m_lo = out["mark_high"].to_numpy(), out["mark_low"].to_numpy()
         mark_checks = [(m_hi < m_lo, "mark_high < mark_low")]

@@ -385,7 +385,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
     # numba refuses cache=True where it finds nowhere to write: the loops then compile in each process
     import numba
 
-    from liqtools.analysis import _kernels
+    from liqtools import _jit
 
     real = numba.njit
 
@@ -395,7 +395,7 @@ def test_kernels_compile_without_a_writable_cache(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(numba, "njit", no_cache)
-    twice = _kernels._jit(lambda x: 2 * x)
+    twice = _jit.jit(lambda x: 2 * x)
     assert twice(21) == 42
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from liqtools.analysis._kernels import _jit
+from liqtools._jit import jit as _jit
 
 
 @_jit

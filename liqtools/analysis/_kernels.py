@@ -9,21 +9,9 @@ install pays the compilation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-import numba
 import numpy as np
 
-
-def _jit(fn: Callable[..., Any]) -> Any:
-    """Compile ``fn`` in nopython mode without the GIL, cached on disk; where numba finds no writable cache
-    location (next to this file, or the user's cache folder, or ``NUMBA_CACHE_DIR``), each process compiles
-    it anew instead of failing at import."""
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True)(fn)
+from liqtools._jit import jit as _jit
 
 
 @_jit

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from liqtools.analysis._kernels import _jit
+from liqtools._jit import jit as _jit
 from liqtools.analysis._memory import big_empty
 
 
