@@ -294,14 +294,16 @@ def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
     a, b = split_fractions(df, opts.split)
     new_oi = np.maximum(oi_changes(df["oi_usd"].to_numpy())[0], 0.0)
     opened = np.flatnonzero(new_oi > 0)
-    lv = model_levels(df, profile, opts)[0]  # the compiled pass, one side per thread when large
-    got = (lv.price, lv.notional, lv.created, lv.is_long, int(lv.is_long.sum()))
-    want = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, False)[:5]
-    assert got[4] == want[4] > 0  # as many longs
-    if weights:  # some levels had no notional
-        assert len(got[0]) < 2 * len(opened) * len(profile)
-    for g, w in zip(got[:4], want[:4]):
-        assert g.dtype == w.dtype and np.array_equal(g, w)
+    for with_tier in (False, True):  # with each level's tier too (liquidated_by_tier, calibration)
+        lv = model_levels(df, profile, opts, with_tier=with_tier)[0]  # the compiled pass, one side per thread when large
+        got = (lv.price, lv.notional, lv.created, lv.is_long, int(lv.is_long.sum()), lv.tier)
+        want = _levels_by_arrays(df, opts, profile, high, low, close, opened, new_oi, a, b, with_tier)[:6]
+        assert got[4] == want[4] > 0  # as many longs
+        if weights:  # some levels had no notional
+            assert len(got[0]) < 2 * len(opened) * len(profile)
+        for g, w in zip(got[:4], want[:4]):
+            assert g.dtype == w.dtype and np.array_equal(g, w)
+        assert (got[5] is None and want[5] is None) if not with_tier else (got[5].dtype == np.int64 and np.array_equal(got[5], want[5]))
 
 
 @pytest.mark.parametrize(

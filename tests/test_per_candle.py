@@ -62,11 +62,11 @@ def test_flows_of_side_are_the_accounting(seed):
 
 
 def test_big_arrays_start_on_a_huge_page_and_behave_like_numpys():
-    for shape, dtype in (((8, 525_600), np.float64), (5_000_000, np.bool_), (700_000, np.int64)):  # 4 MB or more
+    for shape, dtype in (((8, 525_600), np.float64), (5_000_000, np.bool_), (262_144, np.int64)):  # 2 MB or more
         a, z = big_empty(shape, dtype), big_zeros(shape, dtype)
         for x in (a, z):
             assert x.shape == (shape if isinstance(shape, tuple) else (shape,)) and x.dtype == dtype
             assert x.flags.c_contiguous and x.flags.writeable and x.ctypes.data % HUGE_PAGE == 0
         assert not z.any()
-    for small in (big_zeros(10), big_empty((2, 3), np.int32), big_zeros(2_630_000, np.bool_)):  # under 4 MB: numpy's own
+    for small in (big_zeros(10), big_empty((2, 3), np.int32), big_zeros(2_000_000, np.bool_)):  # under 2 MB: numpy's own
         assert small.base is None and small.flags.c_contiguous

@@ -122,17 +122,19 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     return logs, resets
 
 
-def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]], at: int) -> int:
+def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[Any], ...], at: int) -> int:
     """One side's (0 long, 1 short) levels of docs/model.md (entry at the typical price, the profile's
-    tiers) in one compiled pass into ``out = (price, notional, created, is_long)`` from index ``at``;
-    returns the index after the last (levels without notional are left out)."""
+    tiers) in one compiled pass into ``out = (price, notional, created, is_long, tier)`` from index ``at``
+    (``tier`` empty: not written); returns the index after the last (levels without notional are left
+    out)."""
     lev, mmr = profile.leverages, profile.mmrs
     up, down = (1.0 - 1.0 / lev, 1.0 - mmr) if side == 0 else (1.0 + 1.0 / lev, 1.0 + mmr)
     return int(typical_levels(high, low, close, opened, base, up, down, profile.weights_array, *out, side == 0, at))
 
 
-def _typical_arrays(size: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
-    return big_empty(size), big_empty(size), big_empty(size, dtype=np.int64), big_empty(size, dtype=np.bool_)
+def _typical_arrays(size: int, with_tier: bool) -> tuple[NDArray[Any], ...]:
+    tier = big_empty(size if with_tier else 0, dtype=np.int64)
+    return big_empty(size), big_empty(size), big_empty(size, dtype=np.int64), big_empty(size, dtype=np.bool_), tier
 
 
 def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop_short: int) -> list[NDArray[Any]]:
@@ -144,7 +146,7 @@ def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop
 
 
 def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeverageProfile, high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], with_tier: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int, NDArray[np.int64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
-    """Every level with the options the compiled pass does not cover (path entries, crowding, tiers kept):
+    """Every level with the options the compiled pass does not cover (path entries, crowding):
     ``price, notional, created, is_long, n_long, tier, rest_min, rest_max`` (the last two for path entries)."""
     lev_w = profile.weights_array
     n_tiers = len(lev_w)
@@ -225,10 +227,10 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
             return first_at_or_below(trig_low, created, price * (1.0 - m) if m else price, offset=1, out=out, period=period)
         return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out, period=period)
 
-    if opts.entry == "typical" and not with_tier and (opts.crowding is None or opts.crowding.sensitivity == 0):
+    if opts.entry == "typical" and (opts.crowding is None or opts.crowding.sensitivity == 0):
         # docs/model.md's levels: each side made and searched in one go, the closing logs by the first done
         half = len(opened) * len(profile.leverages)
-        out = _typical_arrays(2 * half)
+        out = _typical_arrays(2 * half, with_tier)
         cons = big_empty(2 * half, dtype=np.int64)
 
         def side(s: int) -> int:
@@ -240,7 +242,8 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
         stop_long, stop_short, (log_factor, resets) = in_parallel(
             2 * half, lambda: side(0), lambda: side(1), spare=lambda: class_logs(df, opts, prev, cur, turnover),
         )
-        price_all, notional_all, created_all, is_long, consumed = _close_gap((*out, cons), stop_long, half, stop_short)
+        price_all, notional_all, created_all, is_long, consumed = _close_gap((*out[:4], cons), stop_long, half, stop_short)
+        tier = _close_gap(out[4:], stop_long, half, stop_short)[0] if with_tier else None
         n_long = stop_long
     else:
         log_factor, resets = class_logs(df, opts, prev, cur, turnover)

@@ -314,13 +314,15 @@ def bins(price, edges, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def typical_levels(high, low, close, opened, base, up, down, w, price, notional, created, is_long, long, at):  # type: ignore[no-untyped-def]
+def typical_levels(high, low, close, opened, base, up, down, w, price, notional, created, is_long, tier, long, at):  # type: ignore[no-untyped-def]
     """One side's levels of docs/model.md's entry at the typical price, in candle order then tier order,
     written from index ``at``; returns the index after the last one written. For candle ``c`` and tier
     ``t``: entry ``e = (high + low + close) / 3``, price ``e * up[t] / down[t]`` (with ``up = 1 -/+ 1/L`` and
     ``down = 1 -/+ mmr`` this is :func:`~liqtools.analysis.prices.liquidation_price` operation for
-    operation), notional ``base[c] * w[t]``; levels without a positive notional are left out."""
+    operation), notional ``base[c] * w[t]``, and ``t`` itself into ``tier`` unless it is empty; levels
+    without a positive notional are left out."""
     j = at
+    with_tier = len(tier) > 0
     for c in opened:
         e = (high[c] + low[c] + close[c]) / 3.0
         for t in range(len(w)):
@@ -331,5 +333,7 @@ def typical_levels(high, low, close, opened, base, up, down, w, price, notional,
             notional[j] = v
             created[j] = c
             is_long[j] = long
+            if with_tier:
+                tier[j] = t
             j += 1
     return j

@@ -2,10 +2,11 @@
 
 numpy asks Linux for transparent huge pages on every allocation of 4 MB or more, but only the 2 MB-aligned
 stretches inside an allocation can get them: the rest, up to 2 MB at its head and at its tail, is faulted
-in 4 KB at a time. On this project's VM a 4 KB page fault costs 2-6 microseconds, so each array of a year's
-levels paid about a millisecond of system time at its edges (docs/speed.md). These helpers return arrays
-that start on a 2 MB boundary and whose last page is whole, from a slightly larger allocation whose
-unused pages are never touched.
+in 4 KB at a time, and so is every smaller array. On this project's VM a 4 KB page fault costs 2-6
+microseconds, so each array of a year's levels paid about a millisecond of system time at its edges
+(docs/speed.md). These helpers return arrays of 2 MB or more that start on a 2 MB boundary and whose last
+page is whole, from an allocation of at least 4 MB (so numpy asks for huge pages) whose unused pages are
+never touched.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 HUGE_PAGE = 2 << 20
-_SMALL = 4 << 20  # below numpy's huge-page threshold: plain arrays
+_SMALL = HUGE_PAGE  # smaller arrays: numpy's own (a huge page would be mostly unused)
 
 
 def _raw(shape: int | tuple[int, ...], dtype: DTypeLike, zero: bool) -> NDArray:  # type: ignore[type-arg]
@@ -32,7 +33,7 @@ def _raw(shape: int | tuple[int, ...], dtype: DTypeLike, zero: bool) -> NDArray:
 
 
 def big_empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArray:  # type: ignore[type-arg]
-    """``np.empty``, aligned to 2 MB when it is 4 MB or more.
+    """``np.empty``, on huge pages when it is 2 MB or more.
 
     >>> a = big_empty(1_000_000)
     >>> a.shape, a.dtype, a.ctypes.data % HUGE_PAGE
@@ -42,7 +43,7 @@ def big_empty(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> ND
 
 
 def big_zeros(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64) -> NDArray:  # type: ignore[type-arg]
-    """``np.zeros``, aligned to 2 MB when it is 4 MB or more (pages never written are never touched).
+    """``np.zeros``, on huge pages when it is 2 MB or more (pages never written are never touched).
 
     >>> z = big_zeros((8, 100_000))
     >>> z.shape, float(z.sum()), z.flags.c_contiguous

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from liqtools.analysis._kernels import bins as bins_kernel
 from liqtools.analysis._kernels import finish_rows, first_at_or_below_sorted, span_scatter
 from liqtools.analysis._kernels import liquidated_per_candle as liquidated_kernel
+from liqtools.analysis._memory import big_zeros
 
 # Exponents of exp() stay within this many nats inside one epoch (exp(600) ~ 1e260 < float64 max).
 _EPOCH_NATS = 600.0
@@ -192,7 +193,7 @@ def liquidated_per_candle(lv: Levels, log_factor: NDArray[np.float64], n_tiers: 
     one = np.zeros(1, dtype=np.int64)
     if n_tiers and lv.tier is None:
         raise ValueError("per-tier sums need levels made with_tier")
-    out = np.zeros((2, lv.n_candles, max(n_tiers, 1)))
+    out = big_zeros((2, lv.n_candles, max(n_tiers, 1)))
     one_class, one_tier = log_factor.shape[0] == 1, not n_tiers
     cls = one if one_class else lv.cls
     tier = one if one_tier or lv.tier is None else lv.tier
