@@ -137,6 +137,13 @@ def _typical_arrays(size: int, with_tier: bool) -> tuple[NDArray[Any], ...]:
     return big_empty(size), big_empty(size), big_empty(size, dtype=np.int64), big_empty(size, dtype=np.bool_), tier
 
 
+def _by_class(x: NDArray[Any], n_classes: int) -> NDArray[Any]:
+    """``x`` once per closing class, one row each (``np.tile``, on huge pages: on a year each is tens of MB)."""
+    out = big_empty((n_classes, len(x)), dtype=x.dtype)
+    out[:] = x
+    return out
+
+
 def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop_short: int) -> list[NDArray[Any]]:
     """Longs written to ``[0, stop_long)`` and shorts to ``[half, stop_short)`` of each array, as one run
     (a copy only when some levels were left out)."""
@@ -270,13 +277,16 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     classes = opts.classes
     if len(classes) > 1:
         shares = np.array([s for s, _ in classes])
-        reps = len(price_all)
-        cls = np.repeat(np.arange(len(classes), dtype=np.int64), reps)
-        notional_all = np.concatenate([notional_all * s for s in shares])
-        price_all, is_long = np.tile(price_all, len(classes)), np.tile(is_long, len(classes))
-        created_all, consumed = np.tile(created_all, len(classes)), np.tile(consumed, len(classes))
-        tier = np.tile(tier, len(classes)) if tier is not None else None
-        cut_at = np.tile(cut_at, len(classes)) if cut_at is not None else None
+        cls = _by_class(np.zeros(len(price_all), dtype=np.int64), len(classes))
+        cls += np.arange(len(classes))[:, None]
+        per_class = _by_class(notional_all, len(classes))
+        per_class *= shares[:, None]
+        notional_all = per_class.ravel()
+        price_all, is_long = _by_class(price_all, len(classes)).ravel(), _by_class(is_long, len(classes)).ravel()
+        created_all, consumed = _by_class(created_all, len(classes)).ravel(), _by_class(consumed, len(classes)).ravel()
+        tier = _by_class(tier, len(classes)).ravel() if tier is not None else None
+        cut_at = _by_class(cut_at, len(classes)).ravel() if cut_at is not None else None
+        cls = cls.ravel()
         nz = notional_all > 0
         if not nz.all():
             price_all, notional_all, is_long = price_all[nz], notional_all[nz], is_long[nz]

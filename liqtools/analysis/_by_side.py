@@ -84,7 +84,7 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
         for j, (scale_pic, scale_act, f_pic, f_act) in enumerate(scales):
             part = parts[j][s]
             # the first class is summed in place; each later one apart, then added as it is finished
-            pic, act = (vals, active[s]) if j == 0 else (np.zeros(n_snap * n_bins), np.zeros(n))
+            pic, act = (vals, active[s]) if j == 0 else (big_zeros(n_snap * n_bins), big_zeros(n))
             hi = np.zeros(n_bins, dtype=np.int64)
             if not side_pass(
                 pic, first, start, hi, used, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],

@@ -32,6 +32,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from liqtools.analysis._memory import big_zeros
+from liqtools.analysis._per_candle import carry_oi
 from liqtools.errors import DataError
 from liqtools.schema import LONG_SHORT_RATIO
 
@@ -193,8 +194,6 @@ def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np
     >>> d_oi.tolist(), cur.tolist()[1:]
     ([0.0, 0.0, 0.0, 2.0], [5.0, 5.0, 7.0])
     """
-    from liqtools.analysis._per_candle import carry_oi  # compiled on first use
-
     return carry_oi(oi)
 
 
