@@ -277,19 +277,23 @@ def test_finish_spans_is_finish_rows_bit_for_bit(seed):
     assert np.array_equal(ColumnSpans(first, start, into, rows).dense(), added, equal_nan=True)
     assert ((whole > 0) & (whole < 1e-6)).any()  # residues carried past the last difference
 
-@pytest.mark.parametrize("split, weights", [("both", None), ("candle", {2: 0.0, 10: 0.6, 125: 0.4})])
-def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights):
+@pytest.mark.parametrize(
+    "split, weights, sensitivity",
+    [("both", None, 0.0), ("candle", {2: 0.0, 10: 0.6, 125: 0.4}, 0.0), ("both", None, 0.7), ("candle", {2: 0.5, 125: 0.5}, 30.0)],
+)
+def test_compiled_levels_are_the_array_levels_bit_for_bit(split, weights, sensitivity):
     # the default model's levels from one compiled pass equal numpy's broadcasts exactly, zero-notional
-    # levels (a zero weight, a candle's zero side share) left out alike
+    # levels (a zero weight, a candle's zero side share) left out alike; with crowding, each tier's leverage
+    # scaled per candle (a large sensitivity clips it at 1 and at its cap)
     from liqtools import load_sample
     from liqtools.analysis._build import _levels_by_arrays, model_levels
-    from liqtools.analysis.ingredients import ModelOptions, oi_changes, split_fractions
+    from liqtools.analysis.ingredients import Crowding, ModelOptions, oi_changes, split_fractions
     from liqtools.analysis.profile import LeverageProfile, as_profile
     from liqtools.schema import validate_market
 
     df = validate_market(load_sample())
     profile = as_profile(weights) if weights else LeverageProfile.default()
-    opts = ModelOptions.build(split=split)
+    opts = ModelOptions.build(split=split, crowding=Crowding("funding", sensitivity, window=48) if sensitivity else None)
     high, low, close = (df[c].to_numpy() for c in ("high", "low", "close"))
     a, b = split_fractions(df, opts.split)
     new_oi = np.maximum(oi_changes(df["oi_usd"].to_numpy())[0], 0.0)

@@ -122,14 +122,22 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     return logs, resets
 
 
-def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[Any], ...], at: int) -> int:
+def _crowding_cap(profile: LeverageProfile) -> NDArray[np.float64]:
+    """Per tier, the highest leverage crowding may scale it to (its own if higher)."""
+    return np.maximum(profile.leverages, np.minimum(MAX_LEVERAGE, 0.999 / np.maximum(profile.mmrs, 1e-12)))
+
+
+def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[Any], ...], at: int, z: NDArray[np.float64] | None, sensitivity: float) -> int:
     """One side's (0 long, 1 short) levels of docs/model.md (entry at the typical price, the profile's
     tiers) in one compiled pass into ``out = (price, notional, created, is_long, tier)`` from index ``at``
     (``tier`` empty: not written); returns the index after the last (levels without notional are left
-    out)."""
+    out). ``z``: crowding's score per opening candle (finite), each tier's leverage scaled by
+    ``exp(+/- sensitivity * z)`` as :func:`_levels_by_arrays` scales it."""
     lev, mmr = profile.leverages, profile.mmrs
     up, down = (1.0 - 1.0 / lev, 1.0 - mmr) if side == 0 else (1.0 + 1.0 / lev, 1.0 + mmr)
-    return int(typical_levels(high, low, close, opened, base, up, down, profile.weights_array, *out, side == 0, at))
+    f = np.exp((1.0 if side == 0 else -1.0) * sensitivity * z) if z is not None else np.zeros(0)
+    cap = _crowding_cap(profile) if z is not None else np.zeros(0)
+    return int(typical_levels(high, low, close, opened, base, up, down, profile.weights_array, lev, f, cap, *out, side == 0, at))
 
 
 def _typical_arrays(size: int, with_tier: bool) -> tuple[NDArray[Any], ...]:
@@ -153,7 +161,8 @@ def _close_gap(arrays: tuple[NDArray[Any], ...], stop_long: int, half: int, stop
 
 
 def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeverageProfile, high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], with_tier: bool) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_], int, NDArray[np.int64] | None, NDArray[np.float64] | None, NDArray[np.float64] | None]:
-    """Every level with the options the compiled pass does not cover (path entries, crowding):
+    """Every level of path entries (four points a candle), which the compiled pass does not cover; also the
+    reference the compiled levels are tested against (tests/test_kernels.py):
     ``price, notional, created, is_long, n_long, tier, rest_min, rest_max`` (the last two for path entries)."""
     lev_w = profile.weights_array
     n_tiers = len(lev_w)
@@ -175,7 +184,7 @@ def _levels_by_arrays(df: pd.DataFrame, opts: ModelOptions, profile: LeveragePro
             q = profile.liquidation_prices(points, side)  # (n_open, points, tiers)
         else:
             lev = profile.leverages
-            cap = np.maximum(lev, np.minimum(MAX_LEVERAGE, 0.999 / np.maximum(profile.mmrs, 1e-12)))
+            cap = _crowding_cap(profile)
             scaled = np.clip(lev[None, :] * np.exp(sign * opts.crowding.sensitivity * z)[:, None], 1.0, cap)  # type: ignore[union-attr]
             q = np.asarray(liquidation_price(points[:, :, None], scaled[:, None, :], side, mmr=profile.mmrs))
         prices.append(q.ravel())
@@ -234,15 +243,20 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
             return first_at_or_below(trig_low, created, price * (1.0 - m) if m else price, offset=1, out=out, period=period)
         return first_at_or_below(trig_high, created, price * (1.0 + m) if m else price, above=True, offset=1, out=out, period=period)
 
-    if opts.entry == "typical" and (opts.crowding is None or opts.crowding.sensitivity == 0):
-        # docs/model.md's levels: each side made and searched in one go, the closing logs by the first done
+    if opts.entry == "typical":
+        # docs/model.md's levels (with crowding, each tier's leverage scaled per candle): each side made and
+        # searched in one go, the closing logs by the thread done first
+        crowded = opts.crowding is not None and opts.crowding.sensitivity != 0
+        z = crowding_scores(df, opts.crowding)[opened] if crowded else None  # type: ignore[arg-type]
         half = len(opened) * len(profile.leverages)
         out = _typical_arrays(2 * half, with_tier)
         cons = big_empty(2 * half, dtype=np.int64)
+        sensitivity = float(opts.crowding.sensitivity) if crowded else 0.0  # type: ignore[union-attr]
 
         def side(s: int) -> int:
             at = s * half
-            stop = _typical_side(high, low, close, opened, np.multiply(new_oi, a if s == 0 else b, out=big_empty(n)), profile, s, out, at)
+            base = np.multiply(new_oi, a if s == 0 else b, out=big_empty(n))
+            stop = _typical_side(high, low, close, opened, base, profile, s, out, at, z, sensitivity)
             crossings(out[0][at:stop], out[2][at:stop], s, cons[at:stop])
             return stop
 
