@@ -370,3 +370,15 @@ def test_a_heatmap_is_not_changed_by_later_edits_of_the_callers_frame():
     df.iloc[-1, df.columns.get_loc("oi_usd")] = 1.0
     assert hm.close_at(5) == before
     pd.testing.assert_frame_equal(hm._tail, tail)
+
+
+def test_the_liquidated_frame_and_the_flows_do_not_write_into_each_other():
+    # hm.liquidated is two of hm.flows' columns under their own names, shared until either is written
+    hm = liquidation_heatmap(load_sample(), bin_size=500)
+    liq, flows = hm.liquidated.copy(), hm.flows.copy()
+    assert np.array_equal(liq.to_numpy(), flows[["liquidated_long_usd", "liquidated_short_usd"]].to_numpy())
+    hm.liquidated.iloc[5, 0] = 1e12
+    hm.liquidated["short_usd"] *= 2
+    pd.testing.assert_frame_equal(hm.flows, flows)
+    hm.flows.iloc[7, hm.flows.columns.get_loc("liquidated_long_usd")] = -3.0
+    assert hm.liquidated.iloc[7, 0] == liq.iloc[7, 0] and hm.liquidated.iloc[5, 0] == 1e12

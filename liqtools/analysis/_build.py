@@ -127,7 +127,7 @@ def _crowding_cap(profile: LeverageProfile) -> NDArray[np.float64]:
     return np.maximum(profile.leverages, np.minimum(MAX_LEVERAGE, 0.999 / np.maximum(profile.mmrs, 1e-12)))
 
 
-def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], base: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[Any], ...], at: int, z: NDArray[np.float64] | None, sensitivity: float) -> int:
+def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: NDArray[np.float64], opened: NDArray[np.int64], new_oi: NDArray[np.float64], share: NDArray[np.float64], profile: LeverageProfile, side: int, out: tuple[NDArray[Any], ...], at: int, z: NDArray[np.float64] | None, sensitivity: float) -> int:
     """One side's (0 long, 1 short) levels of docs/model.md (entry at the typical price, the profile's
     tiers) in one compiled pass into ``out = (price, notional, created, is_long, tier)`` from index ``at``
     (``tier`` empty: not written); returns the index after the last (levels without notional are left
@@ -137,7 +137,7 @@ def _typical_side(high: NDArray[np.float64], low: NDArray[np.float64], close: ND
     up, down = (1.0 - 1.0 / lev, 1.0 - mmr) if side == 0 else (1.0 + 1.0 / lev, 1.0 + mmr)
     f = np.exp((1.0 if side == 0 else -1.0) * sensitivity * z) if z is not None else np.zeros(0)
     cap = _crowding_cap(profile) if z is not None else np.zeros(0)
-    return int(typical_levels(high, low, close, opened, base, up, down, profile.weights_array, lev, f, cap, *out, side == 0, at))
+    return int(typical_levels(high, low, close, opened, new_oi, share, up, down, profile.weights_array, lev, f, cap, *out, side == 0, at))
 
 
 def _typical_arrays(size: int, with_tier: bool) -> tuple[NDArray[Any], ...]:
@@ -255,8 +255,7 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
 
         def side(s: int) -> int:
             at = s * half
-            base = np.multiply(new_oi, a if s == 0 else b, out=big_empty(n))
-            stop = _typical_side(high, low, close, opened, base, profile, s, out, at, z, sensitivity)
+            stop = _typical_side(high, low, close, opened, new_oi, a if s == 0 else b, profile, s, out, at, z, sensitivity)
             crossings(out[0][at:stop], out[2][at:stop], s, cons[at:stop])
             return stop
 

@@ -314,12 +314,12 @@ def bins(price, edges, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def typical_levels(high, low, close, opened, base, up, down, w, lev, f, cap, price, notional, created, is_long, tier, long, at):  # type: ignore[no-untyped-def]
+def typical_levels(high, low, close, opened, new_oi, share, up, down, w, lev, f, cap, price, notional, created, is_long, tier, long, at):  # type: ignore[no-untyped-def]
     """One side's levels of docs/model.md's entry at the typical price, in candle order then tier order,
     written from index ``at``; returns the index after the last one written. For candle ``c`` and tier
     ``t``: entry ``e = (high + low + close) / 3``, price ``e * up[t] / down[t]`` (with ``up = 1 -/+ 1/L`` and
     ``down = 1 -/+ mmr`` this is :func:`~liqtools.analysis.prices.liquidation_price` operation for
-    operation), notional ``base[c] * w[t]``, and ``t`` itself into ``tier`` unless it is empty; levels
+    operation), notional ``(new_oi[c] * share[c]) * w[t]``, and ``t`` itself into ``tier`` unless it is empty; levels
     without a positive notional are left out. With crowding, ``f`` holds each opening candle's leverage
     factor (``f[i]`` for ``opened[i]``, finite): the tier's leverage is ``lev[t] * f[i]`` clipped to ``[1,
     cap[t]]`` and ``up`` follows from it (``np.clip``'s and the numpy formula's operations)."""
@@ -328,8 +328,9 @@ def typical_levels(high, low, close, opened, base, up, down, w, lev, f, cap, pri
     for i in range(len(opened)):
         c = opened[i]
         e = (high[c] + low[c] + close[c]) / 3.0
+        base = new_oi[c] * share[c]
         for t in range(len(w)):
-            v = base[c] * w[t]
+            v = base * w[t]
             if not v > 0.0:
                 continue
             u = up[t]

@@ -17,21 +17,22 @@ from liqtools.analysis._memory import big_empty
 
 
 @_jit
-def _carry(oi, d_oi, prev, cur):  # type: ignore[no-untyped-def]
+def _carry(oi, d_oi, carried):  # type: ignore[no-untyped-def]
     last = np.nan
+    carried[0] = last
     for i in range(len(oi)):
-        prev[i] = last
         if not np.isnan(oi[i]):
             last = oi[i]
-        cur[i] = last
-        d = last - prev[i]
+        carried[i + 1] = last
+        d = last - carried[i]
         d_oi[i] = d if abs(d) < np.inf else 0.0
     return d_oi
 
 
 def carry_oi(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``d_oi, prev, cur``: ``cur`` = ``oi`` carried forward over NaN (``pd.Series.ffill``), ``prev`` = ``cur``
-    one candle later (NaN first), ``d_oi = cur - prev`` with 0 where that is not finite.
+    one candle later (NaN first), ``d_oi = cur - prev`` with 0 where that is not finite. ``prev`` and ``cur``
+    are two views of one array, one element apart (read them, do not write them).
 
     >>> d, prev, cur = carry_oi(np.array([np.nan, 5.0, np.nan, 7.0]))
     >>> d.tolist(), prev.tolist()[1:], cur.tolist()[1:]
@@ -39,9 +40,9 @@ def carry_oi(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.f
     """
     oi = np.ascontiguousarray(oi, dtype=np.float64)
     n = len(oi)
-    d_oi, prev, cur = big_empty(n), big_empty(n), big_empty(n)
-    _carry(oi, d_oi, prev, cur)
-    return d_oi, prev, cur
+    d_oi, carried = big_empty(n), big_empty(n + 1)
+    _carry(oi, d_oi, carried)
+    return d_oi, carried[:n], carried[1:]
 
 
 @_jit

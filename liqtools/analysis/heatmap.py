@@ -307,8 +307,9 @@ def liquidation_heatmap(
         matrices, (liq[:], active[:]), (times, closes, tail) = in_parallel(len(levels.created), picture, per_candle, spare=spare)
         side_flows(0)
         side_flows(1)
-    liquidated = pd.DataFrame({"long_usd": liq[0], "short_usd": liq[1]}, index=df.index)
     flows = pd.DataFrame(block.T, index=df.index, columns=_FLOWS, copy=False)
+    # two of its columns, renamed: a lazy copy (copy on write keeps a write to either from reaching the other)
+    liquidated = flows[["liquidated_long_usd", "liquidated_short_usd"]].set_axis(["long_usd", "short_usd"], axis=1)
     return Heatmap(
         times=times,
         edges=edges,
