@@ -104,12 +104,14 @@ def split_fractions(df: pd.DataFrame, split: Split) -> tuple[NDArray[np.float64]
     """The per-candle long and short shares (a_i, b_i) of new open interest (docs/model.md section 3).
 
     ``"accounts"`` (beyond docs/model.md): ``a = r / (1 + r)`` with ``r`` the ``long_short_ratio`` (long /
-    short accounts, carried forward; 0.5 before its first value), ``b = 1 - a``.
+    short accounts, carried forward; 0.5 before its first value), ``b = 1 - a``. ``"both"``: read-only ones
+    with no memory behind them (on a year each would be 4 MB to write).
     """
     n = len(df)
     if isinstance(split, str):
         if split == "both":
-            return np.ones(n), np.ones(n)
+            ones = np.broadcast_to(np.float64(1.0), (n,))
+            return ones, ones
         if split == "taker":
             if "taker_buy_volume" not in df:
                 raise DataError("split='taker' needs a 'taker_buy_volume' column; use 'both', 'candle' or a number")
