@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from reference import RTOL, assert_matches_reference, atol
 
 from conftest import DEFAULT_WEIGHTS, random_market
-from liqtools import LeverageProfile, liquidation_heatmap
+from liqtools import LeverageProfile, liquidation_heatmap, load_sample
 from liqtools.analysis.heatmap import liquidated_by_tier
 
 
@@ -305,3 +305,22 @@ def test_bad_crowding():
         Crowding("funding", 1.0, window=1)
     with pytest.raises(ValueError, match="funding_rate"):
         liquidation_heatmap(random_market(50, 1), crowding=Crowding("funding", 1.0))
+
+
+def test_a_bad_half_life_is_reported_before_any_work_on_the_candles():
+    # checked with the options, ahead of other options' errors that need the frame (crowding's column here)
+    from liqtools.analysis.ingredients import Crowding
+    from liqtools.errors import DataError
+
+    df = load_sample().drop(columns=["funding_rate"])
+    with pytest.raises(DataError, match="half_life must be > 0"):
+        liquidation_heatmap(df, half_life=-1, crowding=Crowding("funding", 0.3, window=24))
+    with pytest.raises(DataError, match="half_life_mix must be None, a number of candles or a time"):
+        liquidation_heatmap(df.iloc[:1], half_life_mix=[(0.5, "soon"), (0.5, None)])
+    with pytest.raises(DataError, match="crowding signal 'funding' needs a 'funding_rate' column"):
+        liquidation_heatmap(df, half_life="7D", crowding=Crowding("funding", 0.3, window=24))
+
+
+def test_bins_finer_than_the_float_spacing_still_build():
+    hm = liquidation_heatmap(load_sample(), price_range=(1e20, 1e20 + 16384), bin_size=1.0, every=24)
+    assert hm.long.shape[0] == len(hm.times) and not hm.long.any() and not hm.short.any()

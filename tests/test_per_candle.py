@@ -70,3 +70,34 @@ def test_big_arrays_start_on_a_huge_page_and_behave_like_numpys():
         assert not z.any()
     for small in (big_zeros(10), big_empty((2, 3), np.int32), big_zeros(2_000_000, np.bool_)):  # under 2 MB: numpy's own
         assert small.base is None and small.flags.c_contiguous
+
+
+def test_prev_and_cur_are_read_only_views_a_candle_apart():
+    _, prev, cur = carry_oi(np.array([np.nan, 5.0, np.nan, 7.0]))
+    assert np.shares_memory(prev, cur) and np.array_equal(prev[1:], cur[:-1], equal_nan=True) and np.isnan(prev[0])
+    for view in (prev, cur):
+        with pytest.raises(ValueError, match="read-only"):
+            view[1] = 0.0
+
+
+def test_compiled_division_by_zero_gives_what_numpy_gives():
+    # the loops divide as numpy does (inf or NaN), never raising: closing ratios with a zero open interest,
+    # and bins finer than the prices' float spacing (the first two edges one float)
+    from liqtools.analysis._closing import closing_ratio
+    from liqtools.analysis._numeric import bins
+    from liqtools.analysis.bins import make_edges
+
+    prev, cur = np.array([0.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0])
+    out = np.empty(3)
+    closing_ratio(prev, cur, np.zeros(3), out)
+    with np.errstate(all="ignore"):
+        want = (np.fmin(prev, cur) - 0.0) / prev
+    assert np.array_equal(out, want, equal_nan=True)
+    edges = make_edges(1e20, 1e20 + 16384, 1.0)  # most neighbouring edges are one float
+    assert edges[1] == edges[0] and edges[-1] > edges[0]
+    prices = np.concatenate([edges[::997], [edges[0] - 1e5, edges[-1], 5.0, np.nan]])
+    got = bins(prices, edges)
+    inside = (prices >= edges[0]) & (prices < edges[-1])
+    b = got[inside]
+    assert inside.sum() > 5 and ((edges[b] <= prices[inside]) & (prices[inside] < edges[b + 1])).all()
+    assert (got[~inside] == np.where(prices[~inside] >= edges[-1], len(edges) - 1, -1)).all()

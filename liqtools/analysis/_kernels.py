@@ -89,6 +89,14 @@ def first_at_or_below_sorted(x, start, threshold, out, sign, offset, period):  #
 
 
 @_jit
+def _inverse_width(edges):  # type: ignore[no-untyped-def]
+    """``1 / (edges[1] - edges[0])`` for :func:`bin_of`, or 0 when the two edges are one float (a bin finer than
+    the prices' float spacing: every guess then starts at the first bin and the edges alone decide)."""
+    w = edges[1] - edges[0]
+    return 1.0 / w if w > 0.0 else 0.0
+
+
+@_jit
 def bin_of(q, edges, inv):  # type: ignore[no-untyped-def]
     """Bin of price ``q`` under half-open bins ``[edges[j], edges[j+1])`` of equal width, -1 below and
     ``len(edges) - 1`` above the range (a NaN price: -1, as bin_index gives it). ``inv``: ``1 / (edges[1] -
@@ -124,7 +132,7 @@ def span_scatter(out, r0, every, start, stop, col, is_long, value, created, cls,
     r1 = r0 + rows
     one_col = len(col) == 1
     binned = len(edges) > 1
-    inv = 1.0 / (edges[1] - edges[0]) if binned else 1.0
+    inv = _inverse_width(edges) if binned else 0.0
     for i in range(len(value)):
         if j >= 0 and cls[i] != j:
             continue
@@ -170,7 +178,7 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
     class's level in a column the first class met lower down (its own level there was dropped, e.g. a
     notional that underflowed to 0). The caller then takes the general passes."""
     n_cols = len(first)
-    inv = 1.0 / (edges[1] - edges[0])
+    inv = _inverse_width(edges)
     rows = len(scale_pic) // every
     n, m = len(act), len(notional)
     has_cut = len(cut_at) > 0
@@ -307,7 +315,7 @@ def finish_rows(out, factor, into, lo, hi):  # type: ignore[no-untyped-def]
 @_jit
 def bins(price, edges, out):  # type: ignore[no-untyped-def]
     """``out[i]`` = :func:`bin_of` ``price[i]``."""
-    inv = 1.0 / (edges[1] - edges[0]) if len(edges) > 1 else 1.0
+    inv = _inverse_width(edges) if len(edges) > 1 else 0.0
     for i in range(len(price)):
         out[i] = bin_of(price[i], edges, inv)
     return out

@@ -32,7 +32,7 @@ def _carry(oi, d_oi, carried):  # type: ignore[no-untyped-def]
 def carry_oi(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``d_oi, prev, cur``: ``cur`` = ``oi`` carried forward over NaN (``pd.Series.ffill``), ``prev`` = ``cur``
     one candle later (NaN first), ``d_oi = cur - prev`` with 0 where that is not finite. ``prev`` and ``cur``
-    are two views of one array, one element apart (read them, do not write them).
+    are two read-only views of one array, one element apart.
 
     >>> d, prev, cur = carry_oi(np.array([np.nan, 5.0, np.nan, 7.0]))
     >>> d.tolist(), prev.tolist()[1:], cur.tolist()[1:]
@@ -42,7 +42,9 @@ def carry_oi(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.f
     n = len(oi)
     d_oi, carried = big_empty(n), big_empty(n + 1)
     _carry(oi, d_oi, carried)
-    return d_oi, carried[:n], carried[1:]
+    prev, cur = carried[:n], carried[1:]
+    prev.flags.writeable = cur.flags.writeable = False  # a write to one would change the other
+    return d_oi, prev, cur
 
 
 @_jit

@@ -144,6 +144,33 @@ def _ratio_column(df: pd.DataFrame, what: str) -> NDArray[np.float64]:
     return r
 
 
+def check_half_life(half_life: HalfLife, name: str = "half_life") -> pd.Timedelta | None:
+    """Raise a DataError naming ``name`` unless ``half_life`` is None, a number of candles > 0 or a positive
+    time such as ``"7D"``; the time as a Timedelta (None for a number of candles or None).
+
+    >>> check_half_life("12h")
+    Timedelta('0 days 12:00:00')
+    >>> check_half_life(0)
+    Traceback (most recent call last):
+    ...
+    liqtools.errors.DataError: half_life must be > 0 (candles) or a positive time such as '7D', got 0
+    """
+    if half_life is None:
+        return None
+    if isinstance(half_life, (int, float, np.integer, np.floating)) and not isinstance(half_life, bool):
+        hl = float(half_life)
+        if not (math.isfinite(hl) and hl > 0):
+            raise DataError(f"{name} must be > 0 (candles) or a positive time such as '7D', got {half_life!r}")
+        return None
+    try:
+        hl_td = pd.Timedelta(half_life)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{name} must be None, a number of candles or a time such as '7D', got {half_life!r}") from exc
+    if not hl_td > pd.Timedelta(0):
+        raise DataError(f"{name} must be positive, got {half_life!r}")
+    return hl_td
+
+
 def decay_log_factor(index: pd.DatetimeIndex, half_life: HalfLife, *, name: str = "half_life") -> NDArray[np.float64]:
     """Per-candle log of a voluntary-closing decay (beyond docs/model.md): 0 at candle 0, then
     ``-ln 2 * dt / half_life`` where dt is one candle (a numeric half-life, in candles) or the time
@@ -151,21 +178,14 @@ def decay_log_factor(index: pd.DatetimeIndex, half_life: HalfLife, *, name: str 
     (complete closing), never NaN."""
     n = len(index)
     out = np.zeros(n)
+    hl_td = check_half_life(half_life, name)
     if half_life is None or n < 2:
         return out
-    if isinstance(half_life, (int, float, np.integer, np.floating)) and not isinstance(half_life, bool):
-        hl = float(half_life)
-        if not (math.isfinite(hl) and hl > 0):
-            raise DataError(f"{name} must be > 0 (candles) or a positive time such as '7D', got {half_life!r}")
+    if hl_td is None:  # a number of candles
+        hl = float(half_life)  # type: ignore[arg-type]
         with np.errstate(over="ignore"):
             out[1:] = -math.log(2.0) / hl if hl > 1e-300 else -math.inf
         return out
-    try:
-        hl_td = pd.Timedelta(half_life)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"{name} must be None, a number of candles or a time such as '7D', got {half_life!r}") from exc
-    if not hl_td > pd.Timedelta(0):
-        raise DataError(f"{name} must be positive, got {half_life!r}")
     dt = np.diff(index.tz_convert(None).to_numpy().astype("datetime64[ns]")).astype(np.float64)
     out[1:] = -math.log(2.0) * dt / float(hl_td.to_timedelta64().astype("timedelta64[ns]").astype(np.int64))
     return out
@@ -190,7 +210,8 @@ def path_points(df: pd.DataFrame) -> tuple[NDArray[np.float64], NDArray[np.float
 
 
 def oi_changes(oi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """Open interest carried forward: ``d_oi, prev, cur`` per candle (``d_oi`` 0 where either is unknown).
+    """Open interest carried forward: ``d_oi, prev, cur`` per candle (``d_oi`` 0 where either is unknown;
+    ``prev`` and ``cur`` are read-only views of one array, a candle apart).
 
     >>> d_oi, prev, cur = oi_changes(np.array([np.nan, 5.0, np.nan, 7.0]))
     >>> d_oi.tolist(), cur.tolist()[1:]
@@ -292,6 +313,10 @@ class ModelOptions:
                 raise DataError(f"near_cut needs 0 < distance < 1 and 0 < share <= 1, got {self.near_cut!r}")
         if self.crowding is not None and not isinstance(self.crowding, Crowding):
             raise DataError(f"crowding must be a Crowding(...) or None, got {type(self.crowding).__name__}")
+        # before any work on the candles (the closing logs that use them may run late, on a spare thread)
+        check_half_life(self.half_life)
+        for _, hl in self.half_life_mix or ():
+            check_half_life(hl, "half_life_mix")
 
     @property
     def classes(self) -> tuple[tuple[float, HalfLife], ...]:
