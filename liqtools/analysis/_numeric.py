@@ -73,7 +73,8 @@ def first_at_or_below(x: NDArray[np.float64], start: NDArray[np.int64], threshol
     groups of the same tiers (the levels of a leverage profile): only the speed depends on it.
 
     One compiled pass from the end (:func:`~liqtools.analysis._kernels.first_at_or_below_sorted`): O(n +
-    queries * log(how far each answer lies from its hint)) with no table in memory. Queries whose starts are not in order are sorted first.
+    queries * log(how far each answer lies from its hint)) with no table in memory. Queries whose starts are
+    not in order are sorted first.
 
     >>> first_at_or_below(np.array([5.0, 3.0, 4.0, 1.0]), np.array([0, 2, 3]), np.array([3.5, 3.5, 0.5]))
     array([1, 3, 4])
