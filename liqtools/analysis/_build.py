@@ -99,15 +99,14 @@ def class_steps(df: pd.DataFrame, opts: ModelOptions, prev: NDArray[np.float64],
     logs = big_empty((len(classes), n))
     in_row = len(classes) == 1 and classes[0][1] is None  # the shared step in the one row (the default), else apart
     step = logs[0] if in_row else np.empty(n)
-    if closing_ratio(prev, cur, turnover, step):
-        with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tiny = None
+        if closing_ratio(prev, cur, turnover, step):  # ratios below float range: the logs' difference instead
             keep = np.fmin(prev, cur) - turnover
-            tiny = ~(keep / prev > 1e-300)  # a ratio below float range: the logs' difference instead
-            np.log(step, out=step)
+            tiny = ~(keep / prev > 1e-300)
+        np.log(step, out=step)
+        if tiny is not None:
             step[tiny] = np.log(keep[tiny]) - np.log(prev[tiny])
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.log(step, out=step)
     keep_steps(step, prev, cur, turnover)  # 0 where open interest is unknown, and where it rose without turnover
     if opts.half_life is not None:
         step += decay_log_factor(df.index, opts.half_life)
@@ -290,8 +289,8 @@ def model_levels(df: pd.DataFrame, profile: LeverageProfile, opts: ModelOptions,
     classes = opts.classes
     if len(classes) > 1:
         shares = np.array([s for s, _ in classes])
-        cls = _by_class(np.zeros(len(price_all), dtype=np.int64), len(classes))
-        cls += np.arange(len(classes))[:, None]
+        cls = big_empty((len(classes), len(price_all)), dtype=np.int64)
+        cls[:] = np.arange(len(classes))[:, None]
         per_class = _by_class(notional_all, len(classes))
         per_class *= shares[:, None]
         notional_all = per_class.ravel()
