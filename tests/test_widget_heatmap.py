@@ -105,3 +105,28 @@ def test_heatmap_columns_start_at_their_candle_close(sample):
     close_of_first = pd.Timestamp(hm.times[0]) + pd.Timedelta("1h")
     assert img["x"][0] == close_of_first.value / 1e6  # ms
     assert img["dw"][0] == 24 * 3_600_000 * len(hm.times)
+
+
+def test_candles_are_drawn_one_per_column_of_the_picture(sample):
+    """2,112 hourly candles in 704 columns: the page draws 704 candles of 3h (first open, highest high, lowest
+    low, last close), each as wide as its column, and the tooltip names their length."""
+    from bokeh.models import GlyphRenderer, HoverTool, VBar
+
+    ex = HeatmapExplorer(sample)
+    assert ex.every == 3
+    c = ex.sources["candles"].data
+    assert len(c["time"]) == 704 == len(ex.hm.times)
+    for k in (0, 1, 350, 703):
+        rows = sample.iloc[3 * k : 3 * k + 3]
+        assert (c["open"][k], c["high"][k], c["low"][k], c["close"][k]) == (
+            rows["open"].iloc[0], rows["high"].max(), rows["low"].min(), rows["close"].iloc[-1])
+        assert c["time"][k] == rows.index[1].value / 1e6  # the middle candle's open time
+    # the picture's column k (levels after snapshot candle 3k+2) spans the next merged candle
+    image = ex.sources["heatmap_image"].data
+    assert image["x"][0] == sample.index[3].value / 1e6 and image["dw"][0] == 704 * 3 * 3_600_000
+    (bar,) = [r.glyph for r in ex.figure.select({"type": GlyphRenderer}) if isinstance(r.glyph, VBar) and r.data_source is ex.sources["candles"]]
+    assert bar.width == pytest.approx(0.7 * 3 * 3_600_000)
+    (hover,) = [t for t in ex.figure.select({"type": HoverTool}) if t.tooltips and "candle (3h)" in dict(t.tooltips)]
+    assert hover is not None
+    short = HeatmapExplorer(sample.iloc[:500])  # fewer candles than columns: drawn as they are
+    assert short.every == 1 and list(short.sources["candles"].data["close"]) == sample["close"].iloc[:500].tolist()

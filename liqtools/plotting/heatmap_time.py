@@ -6,6 +6,8 @@ Re-exported by :mod:`liqtools.plotting.figures`. Numbers read by people use the 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from bokeh.models import (
@@ -22,11 +24,12 @@ from bokeh.palettes import Inferno256
 from bokeh.plotting import figure
 
 from liqtools.analysis.heatmap import Heatmap
+from liqtools.plotting._colour import palette_cells
 from liqtools.plotting.crosshair import add_price_readout
 from liqtools.plotting.maps import Data, _price_ticks, to_ms
 from liqtools.plotting.theme import LONG_COLOR, SHORT_COLOR, USD_JS, usd_ticks
 
-__all__ = ["SATURATION_CHOICES", "heatmap_cells", "heatmap_color_high", "heatmap_data", "heatmap_figure", "heatmap_rgba"]
+__all__ = ["SATURATION_CHOICES", "heatmap_cells", "heatmap_color_high", "heatmap_data", "heatmap_figure", "heatmap_rgba", "merged_candles"]
 
 #: Percentiles of the non-empty cells where the heatmap's colour scale may top out (the saturation control).
 SATURATION_CHOICES = (90.0, 95.0, 98.0, 99.0, 99.5, 99.9, 100.0)
@@ -44,7 +47,7 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: floa
     float32; left out with ``cells=False``): a widget sends it after the picture, and the tooltip shows a
     cell's USD only once both carry the same ``version``."""
     times = to_ms(hm.times)
-    candle = float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
+    candle = _candle_ms(df)
     step = float(np.median(np.diff(times))) if len(times) > 1 else candle * hm.every
     top = heatmap_color_high(hm) if high is None else high
     return {
@@ -60,14 +63,52 @@ def heatmap_data(hm: Heatmap, df: pd.DataFrame, *, log: bool = False, high: floa
             "shorts": [0.0],
         },
         **({"heatmap_cells": heatmap_cells(hm, version)} if cells else {}),
-        "candles": {
-            "time": to_ms(df.index),
-            "open": df["open"].to_numpy(),
-            "high": df["high"].to_numpy(),
-            "low": df["low"].to_numpy(),
-            "close": df["close"].to_numpy(),
-            "color": np.where(df["close"] >= df["open"], SHORT_COLOR, LONG_COLOR),
-        },
+        "candles": merged_candles(df, hm.every),
+    }
+
+
+def _candle_ms(df: pd.DataFrame) -> float:
+    """The typical candle length in milliseconds (an hour when there is one candle)."""
+    return float(np.median(np.diff(to_ms(df.index)))) if len(df) > 1 else 3_600_000.0
+
+
+def _duration_text(ms: float) -> str:
+    """``3h``, ``45m``, ``1d``: a candle length as traders write it.
+
+    >>> _duration_text(3 * 3_600_000), _duration_text(44 * 60_000), _duration_text(86_400_000), _duration_text(90_000)
+    ('3h', '44m', '1d', '90s')
+    """
+    for unit, size in (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms / size:g}{unit}"
+    return f"{ms / 1000:g}s"
+
+
+def merged_candles(df: pd.DataFrame, every: int = 1) -> dict[str, Any]:
+    """The columns of the ``candles`` source: ``df``'s candles merged ``every`` at a time, from the first
+    (the heatmap's snapshot step, so one drawn candle spans one column of the picture): the first open, the
+    highest high, the lowest low, the last close; ``time`` is the middle of the merged candles' open times
+    (their own open time when ``every`` is 1), ``color`` the long colour for a fall. The last group may be
+    shorter. The page draws one candle per column instead of ``every``, several to a pixel.
+
+    >>> df = pd.DataFrame({"open": [1.0, 2, 3, 4], "high": [2.0, 5, 4, 6], "low": [0.5, 1, 2, 3], "close": [2.0, 3, 4, 3]},
+    ...                   index=pd.date_range("2026-01-01", periods=4, freq="h", tz="UTC"))
+    >>> {k: v.tolist() for k, v in merged_candles(df, 3).items() if k != "time"}
+    {'open': [1.0, 4.0], 'high': [5.0, 6.0], 'low': [0.5, 3.0], 'close': [4.0, 3.0], 'color': ['#1a9c74', '#d6404e']}
+    """
+    every = max(1, int(every))
+    times = to_ms(df.index)
+    starts = np.arange(0, len(df), every)
+    ends = np.minimum(starts + every, len(df)) - 1
+    opened, closed = df["open"].to_numpy(dtype=np.float64)[starts], df["close"].to_numpy(dtype=np.float64)[ends]
+    high, low = df["high"].to_numpy(dtype=np.float64), df["low"].to_numpy(dtype=np.float64)
+    return {
+        "time": 0.5 * (times[starts] + times[ends]),
+        "open": opened,
+        "high": np.maximum.reduceat(high, starts) if len(starts) else high[:0],
+        "low": np.minimum.reduceat(low, starts) if len(starts) else low[:0],
+        "close": closed,
+        "color": np.where(closed >= opened, SHORT_COLOR, LONG_COLOR),
     }
 
 
@@ -97,16 +138,13 @@ def heatmap_rgba(values: np.ndarray, high: float, *, log: bool = False) -> np.nd
     >>> heatmap_rgba(np.array([[0.0, 50.0, 100.0, 1e9]]), 100.0).tolist() == [list(_INFERNO_RGBA[[0, 128, 255, 255]])]
     True
     """
-    n = len(_INFERNO_RGBA)
     v = np.asarray(values, dtype=np.float64)
-    if log:
-        low = high / 1000.0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.log(np.maximum(v, low) / low) / np.log(high / low) if high > low > 0 else np.zeros_like(v)
-    else:
-        frac = v / high if high > 0 else np.zeros_like(v)
-    index = np.clip(np.nan_to_num(frac * n, nan=0.0, posinf=n - 1, neginf=0.0), 0, n - 1).astype(np.intp)
-    return _INFERNO_RGBA[index]
+    if not log:
+        return palette_cells(v, high, _INFERNO_RGBA)  # (v / high) * 256, one pass
+    low = high / 1000.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a tiny top: cells past it are simply the top colour
+        frac = np.log(np.maximum(v, low) / low) / np.log(high / low) if high > low > 0 else np.zeros_like(v)
+    return palette_cells(frac, 1.0, _INFERNO_RGBA)
 
 
 def heatmap_color_high(hm: Heatmap, percentile: float = 99.5) -> float:
@@ -140,7 +178,9 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     visible, ``log`` chooses) give the scale. The scales top out at the ``percentile`` of the non-empty
     cells (:func:`heatmap_color_high`); the log scale spans three decades below that.
     The tooltip gives the time, the price and its distance from that candle's close, longs and shorts
-    separately, and the candle's open, high, low and close.
+    separately, and the candle's open, high, low and close. The candles are drawn merged by the heatmap's
+    snapshot step (:func:`merged_candles`: one per column of the picture, e.g. 3h candles over hourly data
+    in 1,000 columns), and the tooltip reads those.
     """
     high = heatmap_color_high(hm, percentile)
     data = heatmap_data(hm, df, log=log, high=high)
@@ -189,7 +229,7 @@ return usd(c.{column}[0][k.flat_index], false);""",
                 ("price", "$y{custom}"),
                 ("longs", "@longs{custom}"),
                 ("shorts", "@shorts{custom}"),
-                ("candle", "$x{custom}"),
+                (f"candle ({_duration_text(_candle_ms(df) * max(1, hm.every))})", "$x{custom}"),
             ],
             formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, **cell_fmt},
         ),
@@ -199,8 +239,7 @@ return usd(c.{column}[0][k.flat_index], false);""",
     for m, name in ((mapper, "heatmap_colorbar"), (log_mapper, "heatmap_log_colorbar")):
         bar = ColorBar(color_mapper=m, formatter=usd_ticks(), title="USD per bin", width=12, name=name, visible=(name == "heatmap_log_colorbar") == log)
         fig.add_layout(bar, "right")
-    times = np.asarray(data["candles"]["time"], dtype=float)
-    width_ms = 0.7 * (float(np.median(np.diff(times))) if len(times) > 1 else 3_600_000.0)
+    width_ms = 0.7 * _candle_ms(df) * max(1, hm.every)
     fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
     fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
     fig.yaxis.formatter = _price_ticks()
