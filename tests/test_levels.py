@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liqtools import LeverageProfile, find_clusters, liquidation_map, liquidation_price, synthetic_levels
+from liqtools.errors import DataError
 
 
 def random_levels(seed, n=200, center=100.0):
@@ -170,3 +171,37 @@ def test_cluster_option_errors(kwargs, match):
     m = liquidation_map(random_levels(2), 100.0)
     with pytest.raises(ValueError, match=match):
         find_clusters(m, 100.0, **kwargs)
+
+
+@pytest.mark.parametrize("options", [{}, {"half_life_mix": [(0.5, "1D"), (0.5, "7D")]}, {"entry": "path"}])
+def test_the_map_from_arrays_is_the_frame_map_bit_for_bit(options):
+    """A widget reads the map from the heatmap's arrays; the numbers are the frame path's, bit for bit (a mix's
+    classes and the path's entries put several levels at one price: their order is the same)."""
+    import liqtools as lt
+    from liqtools.analysis.levels import liquidation_map_arrays
+
+    df = lt.load_sample().iloc[:600]
+    hm = lt.liquidation_heatmap(df, every=6, **options)
+    rng = (float(hm.edges[0]), float(hm.edges[-1]))
+    for t in (10, 300, -1):
+        price, notional, is_long = hm.level_arrays_at(t)
+        frame = hm.levels_at(t)
+        assert np.array_equal(price, frame["price"]) and np.array_equal(notional, frame["notional_usd"])
+        assert np.array_equal(is_long, (frame["side"] == "long").to_numpy())
+        if options and t != 10:
+            assert len(np.unique(price)) < len(price)  # levels at one price: their order matters for the sums
+        p = hm.close_at(t)
+        want = liquidation_map(frame, p, bin_size=hm.bin_size, price_range=rng)
+        assert liquidation_map_arrays(price, notional, is_long, p, bin_size=hm.bin_size, price_range=rng).equals(want)
+
+
+def test_the_map_from_arrays_names_bad_levels():
+    from liqtools.analysis.levels import liquidation_map_arrays
+
+    ok = np.array([90.0, 110.0])
+    with pytest.raises(DataError, match=r"'notional_usd' has a non-finite value nan at row 1"):
+        liquidation_map_arrays(ok, np.array([1.0, np.nan]), np.array([True, False]), 100.0)
+    with pytest.raises(DataError, match=r"'notional_usd' must be >= 0, got -1.0 at row 0"):
+        liquidation_map_arrays(ok, np.array([-1.0, 1.0]), np.array([True, False]), 100.0)
+    with pytest.raises(DataError, match=r"one length, got shapes \(2,\), \(3,\), \(2,\)"):
+        liquidation_map_arrays(ok, np.ones(3), np.array([True, False]), 100.0)

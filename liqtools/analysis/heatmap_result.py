@@ -156,18 +156,18 @@ class Heatmap:
         Sorted by price; notional is after closing at candle t. With ``half_life_mix`` a level appears once
         per closing class (same price, its class's share); levels closed completely are gone.
         """
+        price, notional, is_long = self.level_arrays_at(t)
+        return pd.DataFrame({"price": price, "notional_usd": notional, "side": np.where(is_long, "long", "short")})
+
+    def level_arrays_at(self, t: TimeLike) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """:meth:`levels_at` as three arrays, price, notional and is-long, in the same order (by price, ties
+        in creation order): what :func:`~liqtools.analysis.levels.liquidation_map_arrays` reads."""
         pos = self.candle_position(t)
         lv = self._levels
         alive = (lv.created <= pos) & (lv.end > pos)
         value = lv.notional[alive] * lv.value_factor(pos, alive, self._log_factor)
-        out = pd.DataFrame(
-            {
-                "price": lv.price[alive],
-                "notional_usd": value,
-                "side": np.where(lv.is_long[alive], "long", "short"),
-            }
-        )
-        return out.sort_values("price", kind="stable").reset_index(drop=True)
+        order = np.argsort(lv.price[alive], kind="stable")
+        return lv.price[alive][order], value[order], lv.is_long[alive][order]
 
     def close_at(self, t: TimeLike) -> float:
         """Close of candle ``t`` (the price a map at that moment is read against)."""

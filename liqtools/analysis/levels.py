@@ -13,7 +13,7 @@ from liqtools.analysis.heatmap import bin_index, make_edges, nice_bin_size
 from liqtools.analysis.profile import LeverageProfile, as_profile
 from liqtools.errors import DataError
 
-__all__ = ["LEVEL_COLUMNS", "find_clusters", "level_arrays", "liquidation_map", "synthetic_levels"]
+__all__ = ["LEVEL_COLUMNS", "find_clusters", "level_arrays", "liquidation_map", "liquidation_map_arrays", "synthetic_levels"]
 
 LEVEL_COLUMNS = ("price", "notional_usd", "side")
 #: Most entry prices :func:`synthetic_levels` spreads open interest over (each gets every tier, both sides).
@@ -38,6 +38,18 @@ def level_arrays(levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
         except (TypeError, ValueError) as exc:
             raise DataError(f"levels column {name!r} is not numeric ({exc})") from exc
     price, notional = arrays
+    _check_values(price, notional)
+    side = levels["side"]
+    is_long = (side == "long").to_numpy(dtype=bool, na_value=False)
+    bad_side = ~(is_long | (side == "short").to_numpy(dtype=bool, na_value=False))
+    if bad_side.any():
+        pos = int(np.flatnonzero(bad_side)[0])
+        raise DataError(f"levels column 'side' must be 'long' or 'short', got {side.iloc[pos]!r} at row {pos}")
+    return price, notional, is_long
+
+
+def _check_values(price: np.ndarray, notional: np.ndarray) -> None:
+    """Finite prices, finite notional >= 0; the error names the first offending row."""
     for name, values in (("price", price), ("notional_usd", notional)):
         bad = ~np.isfinite(values)
         if bad.any():
@@ -46,13 +58,6 @@ def level_arrays(levels: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarr
     if (notional < 0).any():
         pos = int(np.flatnonzero(notional < 0)[0])
         raise DataError(f"levels column 'notional_usd' must be >= 0, got {notional[pos]} at row {pos}")
-    side = levels["side"]
-    is_long = (side == "long").to_numpy(dtype=bool, na_value=False)
-    bad_side = ~(is_long | (side == "short").to_numpy(dtype=bool, na_value=False))
-    if bad_side.any():
-        pos = int(np.flatnonzero(bad_side)[0])
-        raise DataError(f"levels column 'side' must be 'long' or 'short', got {side.iloc[pos]!r} at row {pos}")
-    return price, notional, is_long
 
 
 def _check_price(price: float) -> float:
@@ -98,7 +103,37 @@ def liquidation_map(
     >>> m.loc[m["low"] == 94.0, "cum_long_usd"].item(), float(m["cum_short_usd"].max())
     (3.0, 4.0)
     """
-    q, notional, is_long = level_arrays(levels)
+    return _map(*level_arrays(levels), price, bin_size, price_range)
+
+
+def liquidation_map_arrays(
+    level_price: np.ndarray,
+    notional_usd: np.ndarray,
+    is_long: np.ndarray,
+    price: float,
+    *,
+    bin_size: float | None = None,
+    price_range: tuple[float, float] | None = None,
+) -> pd.DataFrame:
+    """:func:`liquidation_map` of levels given as three arrays (``Heatmap.level_arrays_at``): the same
+    numbers, bit for bit, for the levels in the same order, without building and parsing a frame (a
+    widget's refresh reads one per slider step).
+
+    >>> lv = pd.DataFrame({"price": [95.0, 97.0, 103.0], "notional_usd": [1.0, 2.0, 4.0], "side": ["long", "long", "short"]})
+    >>> a = liquidation_map_arrays(lv["price"].to_numpy(), lv["notional_usd"].to_numpy(), (lv["side"] == "long").to_numpy(), 100.0, bin_size=2.0)
+    >>> a.equals(liquidation_map(lv, 100.0, bin_size=2.0))
+    True
+    """
+    q = np.asarray(level_price, dtype=np.float64)
+    notional = np.asarray(notional_usd, dtype=np.float64)
+    long_side = np.asarray(is_long, dtype=bool)
+    if not (q.ndim == notional.ndim == long_side.ndim == 1 and len(q) == len(notional) == len(long_side)):
+        raise DataError(f"level prices, notional and sides must be 1-d arrays of one length, got shapes {q.shape}, {notional.shape}, {long_side.shape}")
+    _check_values(q, notional)
+    return _map(q, notional, long_side, price, bin_size, price_range)
+
+
+def _map(q: np.ndarray, notional: np.ndarray, is_long: np.ndarray, price: float, bin_size: float | None, price_range: tuple[float, float] | None) -> pd.DataFrame:
     p = _check_price(price)
     if bin_size is None:
         bin_size = nice_bin_size(p)

@@ -11,7 +11,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource
 
 from liqtools.analysis.heatmap import Heatmap, nice_bin_size
-from liqtools.analysis.levels import find_clusters, liquidation_map
+from liqtools.analysis.levels import find_clusters, liquidation_map_arrays
 from liqtools.analysis.moment import describe_clusters
 from liqtools.plotting.figures import (
     heatmap_cells,
@@ -115,7 +115,8 @@ class HeatmapExplorer(Explorer):
 
     def _map_at(self, t: int) -> tuple[pd.DataFrame, float]:
         price = float(self.df["close"].iloc[t])
-        map_df = liquidation_map(self.hm.levels_at(t), price, bin_size=self.hm.bin_size, price_range=(float(self.hm.edges[0]), float(self.hm.edges[-1])))
+        rng = (float(self.hm.edges[0]), float(self.hm.edges[-1]))
+        map_df = liquidation_map_arrays(*self.hm.level_arrays_at(t), price, bin_size=self.hm.bin_size, price_range=rng)
         return map_df, price
 
     def _model_key(self) -> tuple:
