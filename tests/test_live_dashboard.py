@@ -101,7 +101,9 @@ def test_feed_refreshes_every_source_in_place(sample):
 
 
 def test_the_page_gets_patches_not_new_models(sample):
-    """One more candle sends data changes (the candles and alerts streamed), never a range or a new figure."""
+    """One more candle sends data changes (the candles and alerts streamed), never a new figure nor a change to
+    the heatmap's view (the user's zoom); the side map's x ranges follow its bars (fitted in Python, so the
+    page draws once and sends nothing back)."""
     dash = LiveDashboard.replay(sample, start="2026-02-04 14:00", window=48)
     doc = Document()
     doc.add_root(dash.figure)
@@ -113,8 +115,13 @@ def test_the_page_gets_patches_not_new_models(sample):
     assert streamed == ["live_candles", "live_candles", "live_alerts"]
     replaced = {e.model.name for e in events if isinstance(e, ColumnDataChangedEvent)}
     assert "live_heatmap" in replaced and "live_candles" not in replaced
-    changed = {(type(e.model).__name__, e.attr) for e in events if isinstance(e, ModelChangedEvent)}
-    assert not any(kind in ("Range1d", "Figure", "Row") for kind, _ in changed), changed
+    changed = {(type(e.model).__name__, e.model.name, e.attr) for e in events if isinstance(e, ModelChangedEvent)}
+    assert not any(kind in ("Figure", "Row") or name in ("live_x_range", "live_y_range") for kind, name, _ in changed), changed
+    assert {name for kind, name, _ in changed if kind == "Range1d"} <= {"side_x_range", "side_cum_range"}
+    bars = dash.sources["side_bars"].data
+    top = max(np.max(bars["long_usd"]), np.max(bars["short_usd"]))
+    side = dash.figure.select_one({"name": "side_x_range"})
+    assert (side.start, side.end, side.reset_end) == (0.0, round(1.05 * top, 10), round(1.05 * top, 10))
     check_sources(dash)
 
 

@@ -130,3 +130,21 @@ def test_candles_are_drawn_one_per_column_of_the_picture(sample):
     assert hover is not None
     short = HeatmapExplorer(sample.iloc[:500])  # fewer candles than columns: drawn as they are
     assert short.every == 1 and list(short.sources["candles"].data["close"]) == sample["close"].iloc[:500].tolist()
+
+
+def test_the_side_map_and_liquidation_ranges_are_fitted_in_python(sample):
+    """The side map's x ranges and the liquidations panel's y ranges are set from the data with it (and the
+    reset tool returns there), so the page draws each step once and fits nothing itself."""
+    from liqtools.plotting.figures import liquidations_ranges
+    from liqtools.plotting.maps import side_ranges
+
+    ex = HeatmapExplorer(sample, realized=lt.load_sample_liquidations())
+    for change in ({"w100x": 40}, {"time": 300}, {"w5x": 60, "time": 1800}):
+        ex.update(**change)
+        want = side_ranges({"map_bars": ex.sources["side_bars"].data, "map_cumulative": ex.sources["side_cumulative"].data})
+        for name, r in (("bars", ex.figure.select_one({"name": "side_x_range"})), ("cum", ex.figure.select_one({"name": "side_cum_range"}))):
+            assert (r.start, r.end, r.reset_start, r.reset_end) == (*want[name], *want[name])
+        assert want["bars"][1] == pytest.approx(1.05 * max(np.max(ex.sources["side_bars"].data["long_usd"]), np.max(ex.sources["side_bars"].data["short_usd"])))
+        liq = liquidations_ranges({"predicted": ex.sources["predicted"].data, "realized": ex.sources["realized"].data})
+        model = ex.figure.select_one({"name": "liq_model_range"})
+        assert (model.start, model.end, model.reset_start, model.reset_end) == (*liq["model"], *liq["model"])

@@ -236,12 +236,12 @@ def liquidations_figure(predicted: pd.DataFrame, realized: pd.DataFrame | None, 
         x_axis_label="time (UTC)",
         y_axis_label="model estimate (USD)",
         tools="xpan,xwheel_zoom,reset",
-        y_range=Range1d(start=ranges["model"][0], end=ranges["model"][1], name="liq_model_range"),
+        y_range=Range1d(*ranges["model"], reset_start=ranges["model"][0], reset_end=ranges["model"][1], name="liq_model_range"),
         **({"x_range": x_range} if x_range is not None else {}),
     )
     real = ColumnDataSource(data["realized"], name="realized")
     pred = ColumnDataSource(data["predicted"], name="predicted")
-    fig.extra_y_ranges = {"realized": Range1d(start=ranges["realized"][0], end=ranges["realized"][1], name="liq_realized_range")}
+    fig.extra_y_ranges = {"realized": Range1d(*ranges["realized"], reset_start=ranges["realized"][0], reset_end=ranges["realized"][1], name="liq_realized_range")}
     if len(times):
         fig.add_layout(LinearAxis(y_range_name="realized", axis_label="realized (USD)", formatter=_usd_ticks()), "right")
     bar = 0.8 * period  # bars as wide as a realized period

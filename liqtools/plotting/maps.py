@@ -12,7 +12,6 @@ import pandas as pd
 from bokeh.models import (
     ColumnDataSource,
     CrosshairTool,
-    DataRange1d,
     HoverTool,
     LinearAxis,
     NumeralTickFormatter,
@@ -37,6 +36,7 @@ __all__ = [
     "map_figure",
     "map_ranges",
     "map_side_figure",
+    "side_ranges",
     "to_ms",
 ]
 
@@ -169,11 +169,29 @@ def map_figure(
     return fig
 
 
+def side_ranges(data: Data) -> dict[str, tuple[float, float]]:
+    """The x ranges of :func:`map_side_figure` for :func:`map_data`'s columns: ``bars`` and ``cum``, each
+    from 0 to 5% past its largest value (as a fitted range with bokeh's default padding), 0 to 1 when empty.
+
+    >>> side_ranges({"map_bars": {"long_usd": [1.0, 4.0], "short_usd": [2.0]}, "map_cumulative": {"cum_long_usd": [float("nan")], "cum_short_usd": [0.0]}})
+    {'bars': (0.0, 4.2), 'cum': (0.0, 1.0)}
+    """
+
+    def span(cols: dict[str, object], names: tuple[str, str]) -> tuple[float, float]:
+        values = np.concatenate([np.asarray(cols[c], dtype=float) for c in names])
+        top = float(np.nanmax(values, initial=0.0)) if len(values) else 0.0
+        return (0.0, round(1.05 * top, 10) if top > 0 else 1.0)
+
+    return {"bars": span(data["map_bars"], ("long_usd", "short_usd")), "cum": span(data["map_cumulative"], ("cum_long_usd", "cum_short_usd"))}
+
+
 def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | None = None, width: int = 300, height: int = 420) -> figure:
     """The map turned on its side to sit beside the heatmap: price up the y axis, USD along x.
 
     Sources: ``side_bars``, ``side_cumulative``, ``side_price`` (same columns as :func:`map_data`'s
-    ``map_bars``, ``map_cumulative``, ``map_price``).
+    ``map_bars``, ``map_cumulative``, ``map_price``). The x ranges ``side_x_range`` (bars) and
+    ``side_cum_range`` (cumulative curves) are set from the data (:func:`side_ranges`) rather than fitted
+    in the page: a widget sends them with the new bars, so the page draws once per step and sends nothing back.
     """
     data = map_data(map_df, price)
     fig = figure(
@@ -186,15 +204,15 @@ def map_side_figure(map_df: pd.DataFrame, price: float, *, y_range: object | Non
     bars = ColumnDataSource(data["map_bars"], name="side_bars")
     r1 = fig.hbar(y="price", height="width", right="long_usd", source=bars, color=LONG_COLOR, alpha=0.8)
     r2 = fig.hbar(y="price", height="width", right="short_usd", source=bars, color=SHORT_COLOR, alpha=0.8)
-    fig.x_range = DataRange1d(renderers=[r1, r2], start=0)
+    ranges = side_ranges(data)
+    fig.x_range = Range1d(*ranges["bars"], reset_start=ranges["bars"][0], reset_end=ranges["bars"][1], name="side_x_range")
     cum = ColumnDataSource(data["map_cumulative"], name="side_cumulative")
-    fig.extra_x_ranges = {"cum": DataRange1d(start=0)}
+    fig.extra_x_ranges = {"cum": Range1d(*ranges["cum"], reset_start=ranges["cum"][0], reset_end=ranges["cum"][1], name="side_cum_range")}
     top_axis = LinearAxis(x_range_name="cum", axis_label="cumulative from price", formatter=usd_ticks())
     top_axis.ticker.desired_num_ticks = 3  # level labels: as short as the heatmap's title beside it
     fig.add_layout(top_axis, "above")
-    c1 = fig.line("cum_long_usd", "long_edge", source=cum, x_range_name="cum", color=LONG_COLOR, line_width=2)
-    c2 = fig.line("cum_short_usd", "short_edge", source=cum, x_range_name="cum", color=SHORT_COLOR, line_width=2)
-    fig.extra_x_ranges["cum"].renderers = [c1, c2]
+    fig.line("cum_long_usd", "long_edge", source=cum, x_range_name="cum", color=LONG_COLOR, line_width=2)
+    fig.line("cum_short_usd", "short_edge", source=cum, x_range_name="cum", color=SHORT_COLOR, line_width=2)
     fig.hspan(y="x", source=ColumnDataSource(data["map_price"], name="side_price"), line_color=PRICE_COLOR, line_dash="dashed", line_width=2)
     fig.add_tools(
         HoverTool(

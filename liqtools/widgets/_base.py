@@ -246,6 +246,15 @@ class Explorer:
             if not _same_columns(source.data, cols):
                 source.data = cols
 
+    @staticmethod
+    def _fit_ranges(ranges: dict[str, Any], values: dict[str, tuple[float, float]]) -> None:
+        """Set each named ``Range1d`` to its ``(start, end)``, and the reset tool's target with it, when it moved
+        (an unmoved range sends nothing to the page)."""
+        for name, (start, end) in values.items():
+            r = ranges[name]
+            if (r.start, r.end, r.reset_start, r.reset_end) != (start, end, start, end):
+                r.update(start=start, end=end, reset_start=start, reset_end=end)
+
     def set_look(self, look: str) -> None:
         """Restyle the plots in place: ``"light"`` or ``"dark"`` (:func:`liqtools.plotting.look.apply_look`)."""
         from liqtools.plotting.look import apply_look

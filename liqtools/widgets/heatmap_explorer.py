@@ -27,6 +27,7 @@ from liqtools.plotting.figures import (
     to_ms,
 )
 from liqtools.plotting.heatmap_time import SATURATION_CHOICES
+from liqtools.plotting.maps import side_ranges
 from liqtools.plotting.theme import price_text, profile_text, usd
 from liqtools.schema import validate_market
 from liqtools.widgets._base import Explorer
@@ -90,6 +91,7 @@ class HeatmapExplorer(Explorer):
         heat.vspan(x="x", source=ColumnDataSource({"x": [to_ms(self.df.index[[t]])[0]]}, name="heatmap_time"), line_color="white", line_width=2, line_dash="dotted")
         map_df, price = self._map_at(t)
         side = map_side_figure(map_df, price, y_range=heat.y_range, width=300, height=heat.height)
+        self._side_ranges: dict[str, Any] = {"bars": side.x_range, "cum": side.extra_x_ranges["cum"]}
         liq = liquidations_figure(self.hm.liquidated, realized, x_range=heat.x_range, width=1000)
         self._liq_ranges: dict[str, Any] = {"model": liq.y_range, "realized": liq.extra_y_ranges["realized"]}
         heat.sizing_mode = liq.sizing_mode = "stretch_width"  # as wide as the page, the side map keeps its width
@@ -139,10 +141,7 @@ class HeatmapExplorer(Explorer):
         self._after_patch(lambda: self.sources["heatmap_cells"].data.update(heatmap_cells(hm, version)))
         liq = liquidations_data(self.hm.liquidated, self.realized)
         self._assign(liq)
-        for name, (start, end) in liquidations_ranges(liq).items():
-            r = self._liq_ranges[name]
-            if (r.start, r.end) != (start, end):
-                r.update(start=start, end=end)
+        self._fit_ranges(self._liq_ranges, liquidations_ranges(liq))
         self._time_moved()
 
     def _scale(self) -> tuple[bool, float]:
@@ -169,6 +168,7 @@ class HeatmapExplorer(Explorer):
         data = map_data(map_df, price)
         self._assign({"side_bars": data["map_bars"], "side_cumulative": data["map_cumulative"], "side_price": data["map_price"],
                       "heatmap_time": {"x": [to_ms(self.df.index[[t]])[0]]}})
+        self._fit_ranges(self._side_ranges, side_ranges(data))
         self.map = map_df
         when = f"{self.df.index[t]:%Y-%m-%d %H:%M} UTC"
         self.time_label.value = f"close {price_text(price)}"

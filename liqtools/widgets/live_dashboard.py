@@ -21,6 +21,7 @@ import pandas as pd
 
 from liqtools.errors import DataError, LiqtoolsError
 from liqtools.plotting.live import CROP, color_high, live_data, live_figure, live_ranges
+from liqtools.plotting.maps import side_ranges
 from liqtools.plotting.theme import price_text, profile_text
 from liqtools.schema import validate_market
 from liqtools.watch.monitor import Monitor, Reading
@@ -134,6 +135,7 @@ class LiveDashboard(Explorer):
         self.heat = figure.children[0]
         self.x_range, self.y_range = self.heat.x_range, self.heat.y_range
         self.mapper: Any = self.heat.select_one({"name": "live_mapper"})
+        self._side_ranges = {"bars": figure.select_one({"name": "side_x_range"}), "cum": figure.select_one({"name": "side_cum_range"})}
         for r in (self.x_range, self.y_range):
             r.on_change("start", self._user_moved)
             r.on_change("end", self._user_moved)
@@ -204,6 +206,8 @@ class LiveDashboard(Explorer):
         _stream_or_assign(self.sources["live_candles"], data["live_candles"])
         _stream_or_assign(self.sources["live_alerts"], data["live_alerts"])
         self._assign({k: data[k] for k in ("side_bars", "side_cumulative", "side_price", "live_clusters")})
+        side = {"map_bars": data["side_bars"], "map_cumulative": data["side_cumulative"]}
+        self._fit_ranges(self._side_ranges, side_ranges(side))
         if self.controls["follow"].value:
             self._follow()
         m = self.monitor
