@@ -50,3 +50,20 @@ def test_palette_cells_shape_and_errors():
     assert palette_cells(np.array([0.0, 0.25, 0.5, 1.0]), 1.0, palette).tolist() == [0, 1, 2, 3]
     assert palette_cells(np.zeros((2, 3)), 1.0, palette).shape == (2, 3)
     assert palette_cells(np.ones((2, 2)), 0.0, palette).tolist() == [[0, 0], [0, 0]]  # no top: the first colour
+
+
+def test_the_colour_top_is_numpys_percentile_of_the_positive_cells(cells):
+    from liqtools.plotting._colour import positive_sums
+
+    hm, _, salted = cells
+    total = hm.long + hm.short
+    for q in (0.0, 90.0, 99.5, 100.0):
+        assert heatmap_color_high(hm, q) == float(np.percentile(total[total > 0], q))
+    a, b = salted, -0.25 * np.abs(salted[::-1])  # NaN, inf, negative and cancelling cells
+    with np.errstate(invalid="ignore"):
+        s = a + b
+        want = np.sort(s[s > 0])
+    assert np.array_equal(np.sort(positive_sums(a, b)), want) and len(want) > 0
+    assert positive_sums(np.zeros((3, 2)), np.zeros((3, 2))).size == 0
+    with pytest.raises(ValueError, match="differ in shape"):
+        positive_sums(np.zeros((3, 2)), np.zeros((2, 3)))

@@ -2,7 +2,8 @@
 
 numpy took seven temporaries for it (the division, ``nan_to_num``, ``clip``, the cast, the palette's fancy
 index): 7 ms a picture on the bundled sample, a fifth of the kernel's share of a leverage change. The
-loop does the same arithmetic in the same order, so the colours are the same, cell for cell.
+loop does the same arithmetic in the same order, so the colours are the same, cell for cell. The colour
+scale's top, a percentile of the non-empty cells, gathers them in one pass too (:func:`positive_sums`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from numpy.typing import NDArray
 
 from liqtools._jit import jit
 
-__all__ = ["palette_cells"]
+__all__ = ["palette_cells", "positive_sums"]
 
 
 @jit
@@ -44,3 +45,31 @@ def palette_cells(values: NDArray[np.float64], divisor: float, palette: NDArray[
     out = np.empty(v2.shape, dtype=np.uint32)
     _palette_cells(v2, float(divisor), np.ascontiguousarray(palette, dtype=np.uint32), out)
     return out.reshape(v.shape)
+
+
+@jit
+def _positive_sums(a: NDArray[np.float64], b: NDArray[np.float64], out: NDArray[np.float64]) -> int:
+    k = 0
+    rows, cols = a.shape
+    for i in range(rows):
+        for j in range(cols):
+            x = a[i, j] + b[i, j]
+            if x > 0.0:
+                out[k] = x
+                k += 1
+    return k
+
+
+def positive_sums(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The cells of ``a + b`` that are above 0 (NaN excluded), in ``a``'s row order: ``(a + b)[(a + b) > 0]``
+    for C-ordered inputs, in one pass without the sum's and the mask's temporaries (the colour scale's top
+    is a percentile of these, which does not depend on their order).
+
+    >>> positive_sums(np.array([[1.0, -2.0], [0.0, np.nan]]), np.array([[1.0, 1.0], [0.5, 1.0]])).tolist()
+    [2.0, 0.5]
+    """
+    a2, b2 = np.atleast_2d(np.asarray(a, dtype=np.float64)), np.atleast_2d(np.asarray(b, dtype=np.float64))
+    if a2.shape != b2.shape:
+        raise ValueError(f"the two matrices differ in shape: {a2.shape} and {b2.shape}")
+    out = np.empty(a2.size)
+    return out[: _positive_sums(a2, b2, out)]

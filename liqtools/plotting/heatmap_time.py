@@ -24,7 +24,7 @@ from bokeh.palettes import Inferno256
 from bokeh.plotting import figure
 
 from liqtools.analysis.heatmap import Heatmap
-from liqtools.plotting._colour import palette_cells
+from liqtools.plotting._colour import palette_cells, positive_sums
 from liqtools.plotting.crosshair import add_price_readout
 from liqtools.plotting.maps import Data, _price_ticks, to_ms
 from liqtools.plotting.theme import LONG_COLOR, SHORT_COLOR, USD_JS, usd_ticks
@@ -150,8 +150,7 @@ def heatmap_rgba(values: np.ndarray, high: float, *, log: bool = False) -> np.nd
 def heatmap_color_high(hm: Heatmap, percentile: float = 99.5) -> float:
     """Top of the colour scale: the ``percentile`` of non-empty cells (default 99.5, so a few hot cells do
     not wash out the rest; 100 is the hottest cell). Cells above it show the top colour."""
-    total = hm.long + hm.short
-    positive = total[total > 0]
+    positive = positive_sums(hm.long.T, hm.short.T)  # the matrices' contiguous order; a percentile ignores order
     return float(np.percentile(positive, percentile)) if len(positive) else 1.0
 
 
