@@ -165,9 +165,9 @@ class Heatmap:
         pos = self.candle_position(t)
         lv = self._levels
         alive = (lv.created <= pos) & (lv.end > pos)
-        value = lv.notional[alive] * lv.value_factor(pos, alive, self._log_factor)
-        order = np.argsort(lv.price[alive], kind="stable")
-        return lv.price[alive][order], value[order], lv.is_long[alive][order]
+        price, value = lv.price[alive], lv.notional[alive] * lv.value_factor(pos, alive, self._log_factor)
+        order = np.argsort(price, kind="stable")
+        return price[order], value[order], lv.is_long[alive][order]
 
     def close_at(self, t: TimeLike) -> float:
         """Close of candle ``t`` (the price a map at that moment is read against)."""

@@ -183,6 +183,7 @@ def heatmap_figure(hm: Heatmap, df: pd.DataFrame, *, width: int = 900, height: i
     """
     high = heatmap_color_high(hm, percentile)
     data = heatmap_data(hm, df, log=log, high=high)
+    merged_ms = _candle_ms(df) * hm.every  # the drawn candles' length (merged_candles)
     mapper = LinearColorMapper(palette=Inferno256, low=0.0, high=high, name="heatmap_mapper")
     log_mapper = LogColorMapper(palette=Inferno256, low=high / 1000.0, high=high, low_color=Inferno256[0], name="heatmap_log_mapper")
     fig = figure(
@@ -228,7 +229,7 @@ return usd(c.{column}[0][k.flat_index], false);""",
                 ("price", "$y{custom}"),
                 ("longs", "@longs{custom}"),
                 ("shorts", "@shorts{custom}"),
-                (f"candle ({_duration_text(_candle_ms(df) * max(1, hm.every))})", "$x{custom}"),
+                (f"candle ({_duration_text(merged_ms)})", "$x{custom}"),
             ],
             formatters={"$snap_x": "datetime", "$y": distance_fmt, "$x": candle_fmt, **cell_fmt},
         ),
@@ -238,7 +239,7 @@ return usd(c.{column}[0][k.flat_index], false);""",
     for m, name in ((mapper, "heatmap_colorbar"), (log_mapper, "heatmap_log_colorbar")):
         bar = ColorBar(color_mapper=m, formatter=usd_ticks(), title="USD per bin", width=12, name=name, visible=(name == "heatmap_log_colorbar") == log)
         fig.add_layout(bar, "right")
-    width_ms = 0.7 * _candle_ms(df) * max(1, hm.every)
+    width_ms = 0.7 * merged_ms
     fig.segment(x0="time", x1="time", y0="low", y1="high", color="white", alpha=0.7, source=candles)
     fig.vbar(x="time", width=width_ms, top="open", bottom="close", fill_color="color", line_color="color", source=candles)
     fig.yaxis.formatter = _price_ticks()
