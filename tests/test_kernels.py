@@ -247,7 +247,8 @@ def _as_spans(d, first):
 def test_finish_spans_is_finish_rows_bit_for_bit(seed):
     # the same pieces as above, each column stored from its first entry on: the sums, residues carried to
     # the last row, a NaN, and the sums added into a later class's result, equal the whole matrix's
-    from liqtools.analysis._kernels import finish_rows, finish_spans
+    from liqtools.analysis._kernels import finish_rows
+    from liqtools.analysis._side_kernels import finish_spans
     from liqtools.analysis.snapshots import ColumnSpans
 
     rng = np.random.default_rng(seed)
