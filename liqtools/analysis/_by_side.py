@@ -55,12 +55,13 @@ def _class_sides(lv: Levels, n_classes: int) -> list[tuple[slice, slice]] | None
     return out
 
 
-def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64], spare: Callable[[], Any], after: Callable[[int], None]) -> tuple[list[ColumnSpans], Any] | None:
+def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np.float64], snap_candles: NDArray[np.int64], every: int, liq: NDArray[np.float64], active: NDArray[np.float64], scratch: tuple[NDArray[np.float64], NDArray[np.float64]], spare: Callable[[], Any], after: Callable[[int], None]) -> tuple[list[ColumnSpans], Any] | None:
     """The snapshot matrices of the longs and of the shorts, as column spans, with the liquidated and active
-    USD per candle written into ``liq`` and ``active`` (each ``(2, n)``, zeros), and what ``spare()`` gives
+    USD per candle written into ``liq`` and ``active`` (each ``(2, n)``, zeros; ``scratch``: two more such
+    arrays, zeros, left with the passes' sums for ``after`` to overwrite), and what ``spare()`` gives
     (run by the side done first: see :func:`~liqtools.analysis._numeric.in_parallel`); ``after(s)`` runs on
     side ``s``'s thread once its sums are written. None when the model needs the general passes."""
-    n_classes, n = log_factor.shape
+    n_classes = log_factor.shape[0]
     row_logs = log_factor[:, snap_candles]
     if any(len(r) for r in lv.resets) or any(len(_epochs(log_factor[j])) != 1 or len(_epochs(row_logs[j])) != 1 for j in range(n_classes)):
         return None  # complete closings or logs past one epoch (no snapshot rows: no epoch either)
@@ -87,15 +88,17 @@ def sides_at_once(lv: Levels, log_factor: NDArray[np.float64], edges: NDArray[np
             part = parts[j][s]
             # the first class is summed in place; each later one apart, then added as it is finished
             pic = vals if j == 0 else big_zeros(n_snap * n_bins)
-            al = big_zeros((n, 2))  # per candle: the active notional's differences beside the liquidated
+            act, due = scratch[0][s], scratch[1][s]  # per candle: the active notional's differences, the liquidated
+            if j > 0:
+                act[:], due[:] = 0.0, 0.0
             hi = np.zeros(n_bins, dtype=np.int64)
             if not side_pass(
                 pic, first, start, hi, used, every, lv.created[part], lv.end[part], lv.consumed[part], lv.notional[part],
-                lv.price[part], edges, scale_pic, scale_act, al, liq[s], cut_at[part] if len(cut_at) else cut_at, float(lv.cut_share),
+                lv.price[part], edges, scale_pic, scale_act, act, due, liq[s], cut_at[part] if len(cut_at) else cut_at, float(lv.cut_share),
             ):
                 return None
             finish_spans(pic, first, start, hi, f_pic, no_cells if j == 0 else vals)
-            finish_candles(al, f_act, active[s], liq[s], j > 0)
+            finish_candles(act, due, f_act, active[s], liq[s], j > 0)
         after(s)
         return ColumnSpans(first, start, vals[: used[0]], n_snap)
 

@@ -15,12 +15,12 @@ from liqtools.analysis._kernels import _inverse_width, bin_of
 
 
 @_jit
-def side_pass(vals, first, start, hi, used, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, al, liq, cut_at, cut_share):  # type: ignore[no-untyped-def]
+def side_pass(vals, first, start, hi, used, every, created, end, consumed, notional, price, edges, scale_pic, scale_act, act, due, liq, cut_at, cut_share):  # type: ignore[no-untyped-def]
     """One side's levels of one closing class within one epoch, in one pass: what
     :func:`~liqtools.analysis._kernels.span_scatter` adds for the snapshot rows (into column spans, below;
-    column :func:`~liqtools.analysis._kernels.bin_of` the price) and for every candle (``al[:, 0]``), with
+    column :func:`~liqtools.analysis._kernels.bin_of` the price) and for every candle (``act``), with
     the same operations in the same order, so the sums are the same bit for bit; and the liquidated
-    notional per candle, before :func:`finish_candles` scales it (``al[:, 1]``). ``scale_pic`` /
+    notional per candle, before :func:`finish_candles` scales it (``due``). ``scale_pic`` /
     ``scale_act``: the two results' exp factors per candle (``exp(L0 - L[k])``). With ``cut_at``
     (near_cut), a cut level's first piece is its notional times ``1 - cut_share``, and its second,
     ``cut_share`` of it until the cut, comes after every level's first piece (the pieces' order of
@@ -29,10 +29,9 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
     A level is liquidated at candle ``c = consumed`` when nothing ended it before (``end == c < n``), at
     its value before that candle's closing step: ``notional * exp(L[c - 1] - L[k])``, times ``1 -
     cut_share`` once cut (``cut_at <= c - 1``). The pass adds ``notional * scale_act[k]`` (the cut
-    likewise) to ``al[c, 1]``; :func:`finish_candles` multiplies it by ``exp(L[c - 1] - L0)``. The act
-    and liquidation sums of a candle share a cache line: a liquidated level's exit from ``al[c, 0]`` and
-    its liquidation in ``al[c, 1]`` cost one memory access. A level liquidated inside its own candle
-    (path entries, ``c == k``) keeps its opening notional, exactly: it goes into ``liq[c]`` itself.
+    likewise) to ``due[c]``; :func:`finish_candles` multiplies it by ``exp(L[c - 1] - L0)``. A level
+    liquidated inside its own candle (path entries, ``c == k``) keeps its opening notional, exactly: it
+    goes into ``liq[c]`` itself.
 
     The snapshot rows go into the layout of :class:`~liqtools.analysis.snapshots.ColumnSpans`, ``len(first)``
     columns of ``len(scale_pic) // every`` rows: the first piece that enters column ``c`` (at row ``a``)
@@ -45,7 +44,7 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
     n_cols = len(first)
     inv = _inverse_width(edges)
     rows = len(scale_pic) // every
-    n, m = al.shape[0], len(notional)
+    n, m = len(act), len(notional)
     has_cut = len(cut_at) > 0
     for p in range(2 * m if has_cut else m):
         is_first = p < m
@@ -79,9 +78,9 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
         s = scale_act[k]
         if k < e:
             w = u * s
-            al[k, 0] += w
+            act[k] += w
             if e < n:
-                al[e, 0] -= w
+                act[e] -= w
         c = consumed[i]
         if is_first and c < n and e == c:
             if c == k:
@@ -90,19 +89,19 @@ def side_pass(vals, first, start, hi, used, every, created, end, consumed, notio
                 x = v * s
                 if has_cut and cut_at[i] < c:
                     x = x * (1.0 - cut_share)
-                al[c, 1] += x
+                due[c] += x
     return True
 
 
 @_jit
-def finish_candles(al, factor, active, liq, add):  # type: ignore[no-untyped-def]
-    """Finish :func:`side_pass`'s per-candle sums ``al`` (``factor[t] = exp(L[t] - L0)``, finite): the
-    active notional, ``al[:, 0]``'s cumulative sum times the candle's factor, clipped at 0, as
+def finish_candles(act, due, factor, active, liq, add):  # type: ignore[no-untyped-def]
+    """Finish :func:`side_pass`'s per-candle sums (``factor[t] = exp(L[t] - L0)``, finite): the active
+    notional, ``act``'s cumulative sum times the candle's factor, clipped at 0, as
     :func:`~liqtools.analysis._kernels.finish_rows` gives it for one column, into ``active`` (added when
-    ``add``); the liquidated notional, ``al[t, 1]`` times ``factor[t - 1]``, added to ``liq``."""
+    ``add``); the liquidated notional, ``due[t]`` times ``factor[t - 1]``, added to ``liq``."""
     carry = 0.0
     for t in range(len(factor)):
-        carry += al[t, 0]
+        carry += act[t]
         v = carry * factor[t]
         v = 0.0 if v <= 0.0 else v  # noqa: FURB136 (as in finish_rows)
         if add:
@@ -110,7 +109,7 @@ def finish_candles(al, factor, active, liq, add):  # type: ignore[no-untyped-def
         else:
             active[t] = v
         if t > 0:
-            liq[t] += al[t, 1] * factor[t - 1]
+            liq[t] += due[t] * factor[t - 1]
     return active
 
 

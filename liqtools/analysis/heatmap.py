@@ -300,7 +300,7 @@ def liquidation_heatmap(
         flows_of_side(series["new_oi"], series["a" if side == 0 else "b"], liq[side], active[side], opened[side], closed[side])
 
     matrices: Sequence[NDArray[np.float64] | ColumnSpans]
-    fast = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active, spare, side_flows)
+    fast = sides_at_once(levels, log_factor, edges, snap_candles, every, liq, active, (opened, closed), spare, side_flows)
     if fast is not None:
         matrices, (times, closes, tail) = fast
     else:  # the general passes: the picture beside the per-candle sums
