@@ -34,3 +34,24 @@ def candles_fine(open_, high, low, close):  # type: ignore[no-untyped-def]
         h, lo = high[i], low[i]
         bad += (h < lo) + (open_[i] > h) + (open_[i] < lo) + (close[i] > h) + (close[i] < lo)
     return bad == 0
+
+
+@jit
+def times_fine(t):  # type: ignore[no-untyped-def]
+    """Nanosecond times (``DatetimeIndex.asi8``) rising strictly, none of them NaT (the lowest int64)."""
+    bad = 0
+    nat = np.iinfo(np.int64).min
+    for i in range(len(t)):
+        bad += t[i] == nat
+        if i > 0:
+            bad += t[i] <= t[i - 1]
+    return bad == 0
+
+
+@jit
+def none_above(x, y, factor):  # type: ignore[no-untyped-def]
+    """No ``x[i] > y[i] * factor`` (a NaN on either side is not above)."""
+    bad = 0
+    for i in range(len(x)):
+        bad += x[i] > y[i] * factor
+    return bad == 0

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from liqtools._checks import candles_fine, column_fine
+from liqtools._checks import candles_fine, column_fine, none_above, times_fine
 from liqtools.errors import DataError
 
 __all__ = [
@@ -71,6 +71,20 @@ def _float_values(column: pd.Series | pd.DataFrame, col: str) -> np.ndarray:
         return pd.to_numeric(column, errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise DataError(f"column {col!r} is not numeric ({exc})") from exc
+
+
+def _bad_index(index: pd.DatetimeIndex) -> None:
+    """Raise for the index's first missing, decreasing or repeated timestamp."""
+    if index.hasnans:
+        raise DataError(f"index has a missing timestamp at {_row(index, _first(np.asarray(index.isna())))}")
+    step = np.diff(index.asi8)
+    back = step < 0
+    if back.any():
+        raise DataError(f"index is not sorted: {_row(index, _first(back) + 1)} comes before the row above it")
+    dup = step == 0
+    if dup.any():
+        raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
+    raise AssertionError("the index: the compiled check and numpy's disagree")  # pragma: no cover
 
 
 def _bad_column(col: str, values: np.ndarray, index: pd.Index) -> None:
@@ -142,15 +156,8 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool
     if index.tz is None:
         raise DataError(f"index has no time zone; use df.tz_localize('UTC') if the times are UTC (layout: {LAYOUT_DOC})")
     index = index.tz_convert("UTC")
-    if index.hasnans:
-        raise DataError(f"index has a missing timestamp at {_row(index, _first(np.asarray(index.isna())))}")
-    step = np.diff(index.asi8)
-    back = step < 0
-    if back.any():
-        raise DataError(f"index is not sorted: {_row(index, _first(back) + 1)} comes before the row above it")
-    dup = step == 0
-    if dup.any():
-        raise DataError(f"duplicate timestamp {index[_first(dup) + 1]} at rows {_first(dup)} and {_first(dup) + 1}")
+    if not times_fine(index.asi8):  # one compiled pass; numpy names the first offending row
+        _bad_index(index)
 
     # deep unless asked: results keep numpy views of its columns, which must not be the caller's buffers
     # (copy on write does not cover them: once the validated frame is gone, a write to the caller's frame
@@ -190,7 +197,8 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool
                 pos = _first(mask)
                 raise DataError(f"{what} at {_row(index, pos)}: mark_high={m_hi[pos]}, mark_low={m_lo[pos]}")
     if "taker_buy_volume" in out:
-        over = out["taker_buy_volume"].to_numpy() > out["volume"].to_numpy() * (1 + 1e-9)
-        if over.any():
+        taker, volume = out["taker_buy_volume"].to_numpy(), out["volume"].to_numpy()
+        if not none_above(taker, volume, 1 + 1e-9):
+            over = taker > volume * (1 + 1e-9)
             raise DataError(f"taker_buy_volume exceeds volume at {_row(index, _first(over))}")
     return out
