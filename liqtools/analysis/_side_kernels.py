@@ -4,8 +4,10 @@ its two finishing passes, the picture's column spans and the per-candle sums.
 Within one epoch a level's value at candle ``t`` is ``notional * exp(L[t] - L[k])`` for its class's
 cumulative log factor ``L`` and its creation candle ``k``. The pass adds ``notional * exp(L0 - L[k])``
 (one exp per candle, taken by numpy beforehand) and the finishing passes multiply each candle's sum by
-``exp(L[t] - L0)``: the picture and the active notional in the general passes' own operations (the same
-numbers bit for bit), the liquidated notional as well, where the general pass takes one exp per level.
+``exp(L[t] - L0)``. The picture and the active notional take the general passes' own operations, so they
+are the same numbers bit for bit. The liquidated notional is scaled the same way, where the general pass
+takes one exp per level: ``exp(a) * exp(b)`` rounds differently from ``exp(a + b)``, so it matches theirs to
+1e-12, not bit for bit (tests/test_by_side.py).
 """
 
 from __future__ import annotations
