@@ -51,6 +51,7 @@ LONG_SHORT_RATIO: str = "long_short_ratio"
 _NULLABLE = frozenset({"oi_usd", "funding_rate"})
 #: Largest magnitude any market column may hold (the model sums values over levels and candles).
 MAX_ABS_VALUE = 1e30
+_TAKER_SLACK = 1 + 1e-9  # taker_buy_volume may exceed volume by rounding only
 _POSITIVE = frozenset(PRICE_COLUMNS) | {"oi_usd"}
 _NON_NEGATIVE = frozenset({"volume", "taker_buy_volume"})
 
@@ -198,7 +199,7 @@ def validate_market(df: pd.DataFrame, *, require: Iterable[str] = (), copy: bool
                 raise DataError(f"{what} at {_row(index, pos)}: mark_high={m_hi[pos]}, mark_low={m_lo[pos]}")
     if "taker_buy_volume" in out:
         taker, volume = out["taker_buy_volume"].to_numpy(), out["volume"].to_numpy()
-        if not none_above(taker, volume, 1 + 1e-9):
-            over = taker > volume * (1 + 1e-9)
+        if not none_above(taker, volume, _TAKER_SLACK):
+            over = taker > volume * _TAKER_SLACK
             raise DataError(f"taker_buy_volume exceeds volume at {_row(index, _first(over))}")
     return out
